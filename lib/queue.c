@@ -1,0 +1,203 @@
+/* fgtrace — the bounded snapshot queue. */
+#include "queue.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HINTS 1024
+
+struct fgt_queue {
+	_Atomic uint64_t hints[HINTS]; /* tid << 32 | bytes */
+	pthread_mutex_t lock;
+	pthread_cond_t ready;
+	struct fgt_snapshot *head, *tail; /* FIFO for the worker */
+	struct fgt_snapshot *free_plain;  /* headers without stack */
+	struct fgt_snapshot *free_stack;  /* headers with a stack buffer */
+	size_t depth;
+	bool closed;
+	struct fgt_snapshot *headers;
+	uint8_t *stacks;
+	size_t stack_bytes;
+};
+
+int fgt_queue_new(size_t n_headers, size_t n_stacks, size_t stack_bytes,
+		  struct fgt_queue **out)
+{
+	struct fgt_queue *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	if (n_stacks > n_headers)
+		n_stacks = n_headers;
+	q->headers = calloc(n_headers, sizeof(*q->headers));
+	/* Untouched pages of the pool cost no memory until used. */
+	q->stacks = malloc(n_stacks * stack_bytes);
+	if (!q->headers || !q->stacks) {
+		free(q->headers);
+		free(q->stacks);
+		free(q);
+		return -ENOMEM;
+	}
+	q->stack_bytes = stack_bytes;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->ready, NULL);
+	for (size_t i = 0; i < n_headers; i++) {
+		struct fgt_snapshot *s = &q->headers[i];
+		if (i < n_stacks) {
+			s->stack = q->stacks + i * stack_bytes;
+			s->stack_cap = stack_bytes;
+			s->next = q->free_stack;
+			q->free_stack = s;
+		} else {
+			s->next = q->free_plain;
+			q->free_plain = s;
+		}
+	}
+	*out = q;
+	return 0;
+}
+
+void fgt_queue_free(struct fgt_queue *q)
+{
+	if (!q)
+		return;
+	for (struct fgt_snapshot *s = q->head, *n; s; s = n) {
+		n = s->next;
+		if (s->from_heap)
+			free(s);
+	}
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->ready);
+	free(q->headers);
+	free(q->stacks);
+	free(q);
+}
+
+static void reset(struct fgt_snapshot *s)
+{
+	uint8_t *stack = s->stack;
+	size_t cap = s->stack_cap;
+	bool heap = s->from_heap;
+	memset(s, 0, sizeof(*s));
+	s->stack = stack;
+	s->stack_cap = cap;
+	s->from_heap = heap;
+}
+
+struct fgt_snapshot *fgt_queue_get(struct fgt_queue *q, bool with_stack)
+{
+	pthread_mutex_lock(&q->lock);
+	struct fgt_snapshot **list = with_stack ? &q->free_stack : &q->free_plain;
+	struct fgt_snapshot *s = *list;
+	if (!s && !with_stack)
+		s = *(list = &q->free_stack); /* a plain request may use a stack header */
+	if (s)
+		*list = s->next;
+	pthread_mutex_unlock(&q->lock);
+	if (s)
+		reset(s);
+	return s;
+}
+
+struct fgt_snapshot *fgt_queue_get_event(struct fgt_queue *q)
+{
+	struct fgt_snapshot *s = fgt_queue_get(q, false);
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (s)
+			s->from_heap = true;
+	}
+	return s;
+}
+
+static void give_back(struct fgt_queue *q, struct fgt_snapshot *s)
+{
+	if (s->from_heap) {
+		free(s);
+		return;
+	}
+	struct fgt_snapshot **list = s->stack ? &q->free_stack : &q->free_plain;
+	s->next = *list;
+	*list = s;
+}
+
+void fgt_queue_put_back(struct fgt_queue *q, struct fgt_snapshot *s)
+{
+	pthread_mutex_lock(&q->lock);
+	give_back(q, s);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void fgt_queue_push(struct fgt_queue *q, struct fgt_snapshot *s, bool wake)
+{
+	s->next = NULL;
+	pthread_mutex_lock(&q->lock);
+	if (q->tail)
+		q->tail->next = s;
+	else
+		q->head = s;
+	q->tail = s;
+	q->depth++;
+	if (wake)
+		pthread_cond_signal(&q->ready);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void fgt_queue_wake(struct fgt_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	pthread_cond_signal(&q->ready);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void fgt_queue_close(struct fgt_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->closed = true;
+	pthread_cond_broadcast(&q->ready);
+	pthread_mutex_unlock(&q->lock);
+}
+
+struct fgt_snapshot *fgt_queue_pop(struct fgt_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	while (!q->head && !q->closed)
+		pthread_cond_wait(&q->ready, &q->lock);
+	struct fgt_snapshot *s = q->head;
+	if (s) {
+		q->head = s->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->depth--;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return s;
+}
+
+void fgt_queue_release(struct fgt_queue *q, struct fgt_snapshot *s)
+{
+	fgt_queue_put_back(q, s);
+}
+
+void fgt_queue_set_hint(struct fgt_queue *q, pid_t tid, size_t bytes)
+{
+	uint64_t v = (uint64_t)(uint32_t)tid << 32 | (uint32_t)bytes;
+	atomic_store_explicit(&q->hints[(uint32_t)tid % HINTS], v, memory_order_relaxed);
+}
+
+size_t fgt_queue_hint(struct fgt_queue *q, pid_t tid)
+{
+	uint64_t v =
+	    atomic_load_explicit(&q->hints[(uint32_t)tid % HINTS], memory_order_relaxed);
+	return (pid_t)(v >> 32) == tid ? (size_t)(uint32_t)v : 0;
+}
+
+size_t fgt_queue_depth(struct fgt_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	size_t d = q->depth;
+	pthread_mutex_unlock(&q->lock);
+	return d;
+}

@@ -1,0 +1,53 @@
+/* fgtrace — the bounded snapshot queue between the tracer and the worker.
+ *
+ * All memory is allocated up front: a fixed number of headers and of stack
+ * buffers. The tracer never waits for the worker: when the pool is empty, a
+ * sample is dropped and counted. Thread events (new, exit, exec) must not be
+ * lost, so they fall back to a heap allocation when the pool is empty.
+ */
+#ifndef FGT_QUEUE_H
+#define FGT_QUEUE_H
+
+#include "snapshot.h"
+
+#include <stdatomic.h>
+
+struct fgt_queue;
+
+/* Creates a queue of n_headers headers, n_stacks of them with a stack buffer
+ * of stack_bytes. Returns 0 or -ENOMEM. Free with fgt_queue_free. */
+int fgt_queue_new(size_t n_headers, size_t n_stacks, size_t stack_bytes,
+		  struct fgt_queue **out);
+void fgt_queue_free(struct fgt_queue *q);
+
+/* Takes a free header, with a stack buffer when with_stack. Returns NULL when
+ * the pool is empty (the caller counts a drop). Never blocks. Tracer only. */
+struct fgt_snapshot *fgt_queue_get(struct fgt_queue *q, bool with_stack);
+/* Like fgt_queue_get(q, false), but falls back to malloc; NULL only on ENOMEM. */
+struct fgt_snapshot *fgt_queue_get_event(struct fgt_queue *q);
+/* Gives an unused snapshot back without queueing it. */
+void fgt_queue_put_back(struct fgt_queue *q, struct fgt_snapshot *s);
+
+/* Appends s for the worker. Wakes the worker only when wake is true, so the
+ * tracer can batch a whole tick into one wake-up. */
+void fgt_queue_push(struct fgt_queue *q, struct fgt_snapshot *s, bool wake);
+/* Wakes the worker for what was pushed without waking it. */
+void fgt_queue_wake(struct fgt_queue *q);
+/* Marks the end: fgt_queue_pop returns NULL once the queue is drained. */
+void fgt_queue_close(struct fgt_queue *q);
+
+/* Worker: waits for the next snapshot; NULL after close and drain. */
+struct fgt_snapshot *fgt_queue_pop(struct fgt_queue *q);
+/* Worker: returns a popped snapshot to the pool. */
+void fgt_queue_release(struct fgt_queue *q, struct fgt_snapshot *s);
+
+/* Stack-size hints, worker to tracer, lock-free: how many bytes above the
+ * copy's start a thread's recent unwinds needed (0: copy all). A small table
+ * indexed by tid; a collision only costs a full-size copy. */
+void fgt_queue_set_hint(struct fgt_queue *q, pid_t tid, size_t bytes);
+size_t fgt_queue_hint(struct fgt_queue *q, pid_t tid);
+
+/* How many snapshots wait to be processed. */
+size_t fgt_queue_depth(struct fgt_queue *q);
+
+#endif

@@ -1,0 +1,600 @@
+/* fgtrace — one capture, from checking the target to finishing the files. */
+#include "session.h"
+#include "json.h"
+#include "output.h"
+#include "procfs.h"
+#include "profile.h"
+#include "queue.h"
+#include "strbuf.h"
+#include "tef.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QUEUE_HEADERS	  8192 /* snapshots in flight, most without a stack copy */
+#define QUEUE_STACKS	  128  /* stack copies in flight */
+#define DETACH_TIMEOUT_MS 2000
+#define NS		  1000000000ull
+
+struct fgt_session {
+	struct fgt_config cfg;
+	pid_t pid;
+	bool launch;
+	char note[256];
+	char paths[FGT_MAX_OUTPUTS][PATH_MAX];
+	struct fgt_sinks sinks;
+	struct fgt_queue *queue;
+	struct fgt_tracee *tracee;
+	struct fgt_worker *worker;
+	sigset_t old_mask;
+	int sigfd, timerfd;
+	uint64_t start_ns;
+	struct timespec start_wall;
+	bool started; /* the spawned command was let run */
+	struct fgt_summary sum;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- checking the target -------------------------------------------------- */
+
+static int check_pid(struct fgt_session *s, char *err, size_t errlen)
+{
+	pid_t pid = s->cfg.pid;
+	struct fgt_proc_status st;
+	struct fgt_proc_stat ps;
+	int rc = fgt_procfs_read_status(pid, 0, &st);
+	if (rc == -ENOENT || rc == -ESRCH) {
+		snprintf(err, errlen, "cannot attach to %d: no such process", pid);
+		return -ESRCH;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read /proc/%d/status: %s", pid,
+			 strerror(-rc));
+		return rc;
+	}
+	if (st.tgid != pid) {
+		snprintf(s->note, sizeof(s->note),
+			 "%d is a thread of process %d: tracing the whole process", pid,
+			 st.tgid);
+		pid = st.tgid;
+	}
+	if (pid == getpid()) {
+		snprintf(err, errlen, "cannot attach to %d: that is fgtrace itself", pid);
+		return -EINVAL;
+	}
+	if (fgt_procfs_read_stat(pid, 0, &ps) == 0 && fgt_procfs_is_kernel_thread(&ps)) {
+		snprintf(
+		    err, errlen,
+		    "cannot attach to %d: it is a kernel thread (%s), which has no user "
+		    "code to sample",
+		    pid, ps.comm);
+		return -EPERM;
+	}
+	if (st.tracer_pid) {
+		char comm[64] = "?";
+		fgt_procfs_read_comm(st.tracer_pid, 0, comm, sizeof(comm));
+		snprintf(
+		    err, errlen,
+		    "cannot attach to %d: it is already traced by process %d (%s); only "
+		    "one tracer at a time: detach that debugger first",
+		    pid, st.tracer_pid, comm);
+		return -EPERM;
+	}
+	s->pid = pid;
+	return 0;
+}
+
+/* ---- outputs -------------------------------------------------------------- */
+
+static int expand_path(const struct fgt_session *s, const char *in, char *out, size_t cap)
+{
+	char stamp[32];
+	struct tm tm;
+	localtime_r(&s->start_wall.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	size_t n = 0;
+	for (const char *p = in; *p; p++) {
+		char num[32];
+		const char *piece = NULL;
+		if (p[0] == '%' && p[1] == 'p') {
+			snprintf(num, sizeof(num), "%d", s->pid);
+			piece = num;
+		} else if (p[0] == '%' && p[1] == 't') {
+			piece = stamp;
+		} else if (p[0] == '%' && p[1] == '%') {
+			piece = "%";
+		}
+		if (piece) {
+			p++;
+		} else {
+			num[0] = *p;
+			num[1] = '\0';
+			piece = num;
+		}
+		size_t len = strlen(piece);
+		if (n + len >= cap)
+			return -ENAMETOOLONG;
+		memcpy(out + n, piece, len);
+		n += len;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static void close_outputs(struct fgt_session *s)
+{
+	for (size_t i = 0; i < s->sinks.n; i++) {
+		fgt_tef_free(s->sinks.tef[i]);
+		fgt_profile_free(s->sinks.prof[i]);
+		fgt_output_close(s->sinks.out[i]);
+		s->sinks.tef[i] = NULL;
+		s->sinks.prof[i] = NULL;
+		s->sinks.out[i] = NULL;
+	}
+	s->sinks.n = 0;
+}
+
+static int open_outputs(struct fgt_session *s, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < s->cfg.n_outputs; i++) {
+		const struct fgt_output_spec *spec = &s->cfg.outputs[i];
+		int rc = expand_path(s, spec->path, s->paths[i], sizeof(s->paths[i]));
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot open %s: %s", spec->path,
+				 strerror(-rc));
+			return rc;
+		}
+		/* pprof is always a gzip-compressed protobuf, whatever its name. */
+		enum fgt_compress c = spec->format == FGT_FORMAT_PPROF
+					  ? FGT_COMPRESS_GZIP
+					  : FGT_COMPRESS_AUTO;
+		rc = fgt_output_open(s->paths[i], c, &s->sinks.out[i]);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot open %s: %s", s->paths[i],
+				 strerror(-rc));
+			return rc;
+		}
+		s->sinks.n = i + 1;
+		if (spec->format == FGT_FORMAT_TRACE) {
+			rc = fgt_tef_new(s->sinks.out[i], s->cfg.source_line,
+					 &s->sinks.tef[i]);
+		} else {
+			struct fgt_profile_opts po = {spec->format, s->cfg.per_thread,
+						      s->cfg.state_frames, s->cfg.hz};
+			rc = fgt_profile_new(&po, &s->sinks.prof[i]);
+		}
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot write %s: %s", s->paths[i],
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+static int block_signals(struct fgt_session *s)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	/* A closed stdout must be a write error (EPIPE), not a silent death that
+	 * skips the detach. */
+	sigaddset(&set, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &set, &s->old_mask) < 0)
+		return -errno;
+	sigdelset(&set, SIGPIPE);
+	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return s->sigfd < 0 ? -errno : 0;
+}
+
+int fgt_session_new(const struct fgt_config *cfg, struct fgt_session **out, char *err,
+		    size_t errlen)
+{
+	struct fgt_session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->cfg = *cfg;
+	s->sigfd = s->timerfd = -1;
+	s->launch = cfg->command != NULL;
+	*out = s;
+	int rc = block_signals(s);
+	if (rc < 0) {
+		snprintf(err, errlen, "signalfd: %s", strerror(-rc));
+		return rc;
+	}
+	clock_gettime(CLOCK_REALTIME, &s->start_wall);
+	s->start_ns = now_ns();
+	rc = fgt_queue_new(QUEUE_HEADERS, QUEUE_STACKS, cfg->stack_bytes, &s->queue);
+	if (rc == 0)
+		rc = fgt_tracee_new(s->queue, cfg->stack_bytes, s->start_ns, &s->tracee);
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	if (s->launch) {
+		pid_t pid =
+		    fgt_tracee_spawn(s->tracee, cfg->command, &s->old_mask, err, errlen);
+		if (pid < 0)
+			return pid;
+		s->pid = pid;
+	} else if ((rc = check_pid(s, err, errlen)) < 0) {
+		return rc;
+	}
+	return open_outputs(s, err, errlen);
+}
+
+const char *fgt_session_note(const struct fgt_session *s)
+{
+	return s->note[0] ? s->note : NULL;
+}
+
+static int start_target(struct fgt_session *s, char *err, size_t errlen)
+{
+	int rc;
+	if (s->launch) {
+		rc = fgt_tracee_spawn_start(s->tracee);
+		if (rc < 0)
+			snprintf(err, errlen, "cannot trace the command: %s",
+				 strerror(-rc));
+		else
+			s->started = true;
+		return rc;
+	}
+	rc = fgt_tracee_attach(s->tracee, s->pid, err, errlen);
+	if (rc == -EPERM) {
+		size_t n = strlen(err);
+		snprintf(
+		    err + n, errlen - n,
+		    " (tracing needs root or CAP_SYS_PTRACE, or kernel.yama.ptrace_scope "
+		    "set to 0 for a process of your own user; see fgtrace(1))");
+	}
+	return rc;
+}
+
+static int start_timer(struct fgt_session *s)
+{
+	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->timerfd < 0)
+		return -errno;
+	uint64_t period = NS / s->cfg.hz;
+	uint64_t first = now_ns() + period;
+	/* Absolute deadlines: a late tick does not shift the ones after it. */
+	struct itimerspec its = {
+	    .it_interval = {(time_t)(period / NS), (long)(period % NS)},
+	    .it_value = {(time_t)(first / NS), (long)(first % NS)},
+	};
+	if (timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+struct loop_state {
+	int sigints;
+	bool stop;
+};
+
+static void read_signals(struct fgt_session *s, struct loop_state *ls)
+{
+	struct signalfd_siginfo si;
+	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGINT:
+			/* Launch mode: Ctrl-C reached the command too; the capture
+			 * ends when it exits. A second one detaches at once. */
+			if (!s->launch || ++ls->sigints >= 2)
+				ls->stop = true;
+			break;
+		case SIGTERM:
+		case SIGHUP:
+			ls->stop = true;
+			break;
+		default:
+			break; /* SIGCHLD: the events are reaped below */
+		}
+	}
+}
+
+static void on_timer(struct fgt_session *s)
+{
+	uint64_t expirations = 0;
+	if (read(s->timerfd, &expirations, sizeof(expirations)) != sizeof(expirations))
+		return;
+	/* Missed ticks are counted, not replayed in a burst. */
+	if (expirations > 1)
+		s->sum.missed_ticks += expirations - 1;
+	/* Every round starts on time; a thread whose previous stop is still on
+	 * its way (it waits for a CPU) is skipped and counted as late. */
+	fgt_tracee_tick(s->tracee);
+}
+
+static void report_progress(struct fgt_session *s, fgt_progress_fn fn, void *ctx)
+{
+	struct fgt_tracee_stats ts;
+	fgt_tracee_get_stats(s->tracee, &ts);
+	struct fgt_progress p = {
+	    .elapsed_ns = now_ns() - s->start_ns,
+	    .samples = ts.stops + ts.reused + ts.jobstopped,
+	    .threads = ts.threads_live,
+	    .bytes = fgt_worker_bytes(s->worker),
+	};
+	fn(ctx, &p);
+}
+
+static int run_loop(struct fgt_session *s, fgt_progress_fn progress, void *ctx)
+{
+	struct loop_state ls = {0};
+	uint64_t end = s->cfg.duration_ns ? s->start_ns + s->cfg.duration_ns : UINT64_MAX;
+	uint64_t next_progress = s->start_ns + NS;
+	struct pollfd fds[2] = {{s->sigfd, POLLIN, 0}, {s->timerfd, POLLIN, 0}};
+	int rc = 0;
+
+	for (;;) {
+		if (!fgt_tracee_alive(s->tracee)) {
+			s->sum.reason = FGT_END_EXITED;
+			break;
+		}
+		if ((rc = fgt_worker_error(s->worker)) < 0) {
+			s->sum.reason = FGT_END_ERROR;
+			break;
+		}
+		if (ls.stop) {
+			s->sum.reason = FGT_END_SIGNAL;
+			break;
+		}
+		uint64_t now = now_ns();
+		if (now >= end) {
+			s->sum.reason = FGT_END_DURATION;
+			break;
+		}
+		if (progress && now >= next_progress) {
+			report_progress(s, progress, ctx);
+			next_progress += NS;
+		}
+		uint64_t wake = end < next_progress ? end : next_progress;
+		int timeout = (int)((wake - now + 999999) / 1000000);
+		if (poll(fds, 2, timeout > 1000 ? 1000 : timeout) < 0 && errno != EINTR) {
+			rc = -errno;
+			s->sum.reason = FGT_END_ERROR;
+			break;
+		}
+		if (fds[0].revents)
+			read_signals(s, &ls);
+		if (fds[1].revents)
+			on_timer(s);
+		rc = fgt_tracee_handle_events(s->tracee);
+		if (rc < 0) {
+			s->sum.reason = FGT_END_ERROR;
+			break;
+		}
+		fgt_tracee_pump(s->tracee);
+	}
+	return rc;
+}
+
+/* Launch mode, after the capture: the command runs on untraced; fgtrace waits
+ * for it to pass its exit status on, unless told to leave. */
+static void wait_command(struct fgt_session *s)
+{
+	struct pollfd pfd = {s->sigfd, POLLIN, 0};
+	for (;;) {
+		int status;
+		pid_t r = waitpid(s->pid, &status, WNOHANG);
+		if (r == s->pid && (WIFEXITED(status) || WIFSIGNALED(status))) {
+			s->sum.target_exited = true;
+			s->sum.target_status = status;
+			return;
+		}
+		if (r < 0 && errno != EINTR)
+			return;
+		poll(&pfd, 1, -1);
+		struct signalfd_siginfo si;
+		while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo != SIGCHLD && si.ssi_signo != SIGINT) {
+				s->sum.left_running = true;
+				return;
+			}
+		}
+	}
+}
+
+/* ---- finishing ------------------------------------------------------------ */
+
+static void metadata_json(struct fgt_session *s, struct fgt_strbuf *b)
+{
+	struct fgt_tracee_stats *ts = &s->sum.tracer;
+	struct fgt_worker_stats *ws = &s->sum.worker;
+	char start[64];
+	struct tm tm;
+	gmtime_r(&s->start_wall.tv_sec, &tm);
+	strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fgt_strbuf_printf(
+	    b, "{\"version\":\"%s\",\"hz\":%u,\"command_line\":", FGT_VERSION, s->cfg.hz);
+	fgt_json_cstring(b, s->cfg.cmdline ? s->cfg.cmdline : "");
+	fgt_strbuf_printf(b,
+			  ",\"start_time\":\"%s\",\"clock_monotonic_start_ns\":%" PRIu64,
+			  start, s->start_ns);
+	fgt_strbuf_printf(b, ",\"pid\":%d,\"duration_ns\":%" PRIu64, s->pid,
+			  s->sum.duration_ns);
+	fgt_strbuf_printf(
+	    b,
+	    ",\"samples\":%" PRIu64 ",\"stops\":%" PRIu64 ",\"stops_avoided\":%" PRIu64
+	    ",\"jobstopped_samples\":%" PRIu64 ",\"dropped\":%" PRIu64
+	    ",\"late\":%" PRIu64 ",\"missed_ticks\":%" PRIu64 ",\"ticks\":%" PRIu64
+	    ",\"threads_seen\":%" PRIu64 ",\"signals_forwarded\":%" PRIu64,
+	    ws->samples, ts->stops, ts->reused, ts->jobstopped, ts->drops, ts->late,
+	    s->sum.missed_ticks, ts->ticks, ts->threads_seen, ts->signals);
+	fgt_strbuf_printf(b,
+			  ",\"stop_held_ns_total\":%" PRIu64
+			  ",\"stop_held_ns_max\":%" PRIu64
+			  ",\"stop_held_us_histogram\":{",
+			  ts->held_total_ns, ts->held_max_ns);
+	for (int i = 0; i < FGT_HELD_BUCKETS; i++) {
+		if (i == 0)
+			fgt_strbuf_printf(b, "\"<1\":%" PRIu64, ts->held_hist[i]);
+		else
+			fgt_strbuf_printf(b, ",\"%u-%u\":%" PRIu64, 1u << (i - 1),
+					  1u << i, ts->held_hist[i]);
+	}
+	fgt_strbuf_printf(b,
+			  "},\"stack_bytes_copied\":%" PRIu64
+			  ",\"stacks_unwound\":%" PRIu64 ",\"stacks_truncated\":%" PRIu64
+			  ",\"unwind_ns\":%" PRIu64 ",\"unwind_remote_reads\":%" PRIu64
+			  ",\"unwind_page_hits\":%" PRIu64 ",\"symbol_lookups\":%" PRIu64
+			  ",\"symbol_cache_hits\":%" PRIu64 ",\"symbol_ns\":%" PRIu64 "}",
+			  ts->copied_bytes, ws->unwound, ws->truncated, ws->unwind_ns,
+			  ws->remote_reads, ws->page_hits, ws->symbol_lookups,
+			  ws->symbol_hits, ws->symbol_ns);
+}
+
+static int finish_outputs(struct fgt_session *s, char *err, size_t errlen)
+{
+	struct fgt_strbuf meta;
+	fgt_strbuf_init(&meta);
+	metadata_json(s, &meta);
+	int first = fgt_worker_error(s->worker);
+	size_t failed = 0;
+	uint64_t wall_ns =
+	    (uint64_t)s->start_wall.tv_sec * NS + (uint64_t)s->start_wall.tv_nsec;
+	for (size_t i = 0; i < s->sinks.n; i++) {
+		int rc = 0;
+		if (s->sinks.tef[i]) {
+			rc = fgt_tef_metadata(s->sinks.tef[i], s->pid,
+					      meta.oom ? "{}" : meta.s);
+			if (rc == 0)
+				rc = fgt_tef_finish(s->sinks.tef[i]);
+		} else if (s->sinks.prof[i]) {
+			rc = fgt_profile_write(s->sinks.prof[i], s->sinks.out[i], wall_ns,
+					       s->sum.duration_ns);
+		}
+		int crc = fgt_output_close(s->sinks.out[i]);
+		s->sinks.out[i] = NULL;
+		if (rc == 0)
+			rc = crc;
+		struct stat st;
+		if (strcmp(s->paths[i], "-") != 0 && stat(s->paths[i], &st) == 0)
+			s->sum.bytes[i] = (uint64_t)st.st_size;
+		if (rc < 0 && !first) {
+			first = rc;
+			failed = i;
+		}
+	}
+	fgt_strbuf_free(&meta);
+	if (first < 0)
+		snprintf(err, errlen, "cannot write %s: %s", s->paths[failed],
+			 strerror(-first));
+	return first;
+}
+
+static void describe_loop_error(struct fgt_session *s, int rc, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < s->sinks.n; i++) {
+		int e = fgt_output_error(s->sinks.out[i]);
+		if (e < 0) {
+			snprintf(err, errlen, "cannot write %s: %s; detached from %d",
+				 s->paths[i], strerror(-e), s->pid);
+			return;
+		}
+	}
+	snprintf(err, errlen, "tracing %d failed: %s", s->pid, strerror(-rc));
+}
+
+int fgt_session_run(struct fgt_session *s, fgt_progress_fn progress, void *ctx, char *err,
+		    size_t errlen)
+{
+	int rc = fgt_worker_new(&s->cfg, s->pid, s->queue, &s->sinks, &s->worker);
+	if (rc == 0)
+		rc = fgt_worker_start(s->worker);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot start the worker thread: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	rc = start_target(s, err, errlen);
+	if (rc == 0 && (rc = start_timer(s)) < 0)
+		snprintf(err, errlen, "timerfd: %s", strerror(-rc));
+	if (rc == 0) {
+		rc = run_loop(s, progress, ctx);
+		if (rc < 0)
+			describe_loop_error(s, rc, err, errlen);
+	}
+	uint64_t end = now_ns();
+	/* Every way out detaches every thread. */
+	if (fgt_tracee_alive(s->tracee))
+		fgt_tracee_detach(s->tracee, DETACH_TIMEOUT_MS);
+	s->sum.duration_ns = end - s->start_ns;
+	fgt_worker_finish(s->worker, s->sum.duration_ns);
+	fgt_tracee_get_stats(s->tracee, &s->sum.tracer);
+	fgt_worker_get_stats(s->worker, &s->sum.worker);
+	int wrc =
+	    finish_outputs(s, rc < 0 ? err + strlen(err) : err,
+			   rc < 0 ? 0 : errlen); /* keep the first error's message */
+	if (rc == 0)
+		rc = wrc;
+	int status;
+	if (s->launch)
+		s->sum.exec_errno = fgt_tracee_exec_error(s->tracee);
+	if (fgt_tracee_exit_status(s->tracee, &status)) {
+		s->sum.target_exited = true;
+		s->sum.target_status = status;
+	} else if (s->launch && s->started) {
+		if (s->sum.reason == FGT_END_SIGNAL)
+			s->sum.left_running = true;
+		else
+			wait_command(s);
+	}
+	return rc;
+}
+
+void fgt_session_get_summary(const struct fgt_session *s, struct fgt_summary *sum)
+{
+	*sum = s->sum;
+	sum->pid = s->pid;
+	sum->n_outputs = s->cfg.n_outputs;
+	for (size_t i = 0; i < s->cfg.n_outputs; i++)
+		sum->paths[i] = s->paths[i];
+}
+
+void fgt_session_free(struct fgt_session *s)
+{
+	if (!s)
+		return;
+	if (s->launch && !s->started)
+		fgt_tracee_spawn_abort(s->tracee);
+	close_outputs(s);
+	fgt_worker_free(s->worker);
+	fgt_tracee_free(s->tracee);
+	fgt_queue_free(s->queue);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	if (s->timerfd >= 0)
+		close(s->timerfd);
+	sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
+	free(s);
+}

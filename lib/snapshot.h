@@ -1,0 +1,47 @@
+/* fgtrace — what the tracer hands to the worker: a copy of one thread's
+ * registers and stack, or a thread event, in the order they happened.
+ */
+#ifndef FGT_SNAPSHOT_H
+#define FGT_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#if !defined(__x86_64__)
+#error "fgtrace supports x86-64 only for now"
+#endif
+
+enum fgt_snap_kind {
+	FGT_SNAP_SAMPLE,  /* regs + stack copied at a stop */
+	FGT_SNAP_REUSED,  /* thread has not run since its last sample: same stack */
+	FGT_SNAP_JOBSTOP, /* thread is in a job-control stop: same stack, state stopped */
+	FGT_SNAP_THREAD_NEW,  /* a thread appeared (attach, clone) */
+	FGT_SNAP_THREAD_EXIT, /* a thread is gone; close its spans at its last sample */
+	FGT_SNAP_EXEC,	      /* the process called exec: new image, old threads gone */
+};
+
+#define FGT_THREAD_BORN 1
+
+struct fgt_snapshot {
+	struct fgt_snapshot *next; /* queue link, owned by the queue */
+	enum fgt_snap_kind kind;
+	pid_t tid;
+	uint64_t ts_ns;	  /* CLOCK_MONOTONIC ns since the capture started */
+	uint64_t held_ns; /* how long the stop held the thread (SAMPLE) */
+	struct user_regs_struct regs;
+	uint64_t stack_addr; /* target address of stack[0] */
+	size_t stack_len;    /* bytes copied */
+	bool stack_cut; /* the copy stopped at the size cap, not at the mapping end */
+	bool jobstop;	/* taken at a job-control stop */
+	long
+	    exit_status; /* THREAD_EXIT: wait status; EXEC: former tid;
+			  * THREAD_NEW: FGT_THREAD_BORN when created during the capture */
+	uint8_t *stack;	 /* stack_cap bytes from the pool, or NULL */
+	size_t stack_cap;
+	bool from_heap; /* header allocated outside the pool (rare control events) */
+};
+
+#endif

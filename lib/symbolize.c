@@ -1,0 +1,621 @@
+/* fgtrace — naming program counters with libdw. */
+#include "symbolize.h"
+#include "hashmap.h"
+#include "perfmap.h"
+#include "procfs.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <inttypes.h>
+#include <libiberty/demangle.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* An unknown pc may belong to a library loaded after the last module scan;
+ * rescan at most this often. */
+#define REFRESH_NS (100 * 1000000ull)
+
+struct fgt_symbolizer {
+	pid_t pid;
+	const struct fgt_config *cfg;
+	Dwfl *dwfl;
+	char *debuginfo_path;
+	Dwfl_Callbacks callbacks;
+	uint64_t last_refresh_ns;
+	struct fgt_perfmap *perfmap;	/* JIT symbols, or NULL */
+	struct fgt_hashmap modules;	/* start address -> struct fgt_module */
+	struct fgt_hashmap funcs;	/* identity key -> struct fgt_func */
+	struct fgt_hashmap locations;	/* pc (+exact bit) -> struct fgt_location */
+	struct fgt_hashmap unknown;	/* pcs no module mapped when first seen */
+	struct fgt_hashmap pseudo_locs; /* func id -> struct fgt_location */
+	uint32_t next_module_id, next_func_id, next_location_id;
+	/* Everything allocated, freed together. */
+	void **owned;
+	size_t n_owned, cap_owned;
+	struct fgt_symbolizer_stats stats;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *own(struct fgt_symbolizer *s, void *p)
+{
+	if (!p)
+		return NULL;
+	if (s->n_owned == s->cap_owned) {
+		size_t cap = s->cap_owned ? s->cap_owned * 2 : 256;
+		void **o = realloc(s->owned, cap * sizeof(*o));
+		if (!o) {
+			free(p);
+			return NULL;
+		}
+		s->owned = o;
+		s->cap_owned = cap;
+	}
+	s->owned[s->n_owned++] = p;
+	return p;
+}
+
+static const char *own_str(struct fgt_symbolizer *s, const char *str)
+{
+	return str ? own(s, strdup(str)) : NULL;
+}
+
+/* The process whose modules are being reported: libdw's find_elf callback
+ * gets no context of ours (worker thread only). */
+static pid_t reporting_pid;
+
+/* Opens the mapping of name that starts at file offset 0 through
+ * /proc/PID/map_files: the very file the process mapped, even when it was
+ * deleted or replaced on disk since. */
+static int open_mapped_file(pid_t pid, const char *name)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	int fd = -1;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fd < 0 && getline(&line, &cap, f) > 0) {
+		struct fgt_map m;
+		line[strcspn(line, "\n")] = '\0';
+		if (fgt_procfs_parse_maps_line(line, &m) < 0 || m.offset != 0 ||
+		    strcmp(m.path, name) != 0)
+			continue;
+		char mf[96];
+		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid,
+			 m.start, m.end);
+		fd = open(mf, O_RDONLY | O_CLOEXEC);
+	}
+	free(line);
+	fclose(f);
+	return fd;
+}
+
+/* Finds a module's file as the target sees it: through /proc/PID/root (a
+ * container's or chroot's own files), then through map_files (deleted or
+ * replaced files), then as libdw would (in-memory images such as the vdso). */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+		    char **file_name, Elf **elfp)
+{
+	pid_t pid = reporting_pid;
+	if (name[0] == '/' && pid > 0) {
+		char path[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, name);
+		int fd = -1;
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fd = open_mapped_file(pid, name);
+		if (fd >= 0) {
+			/* A path in the target's root lets libdw find separate debug
+			 * files next to the binary, in the target's filesystem. */
+			*file_name = strdup(path);
+			return fd;
+		}
+	}
+	return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
+}
+
+static int report(struct fgt_symbolizer *s)
+{
+	dwfl_report_begin(s->dwfl);
+	reporting_pid = s->pid;
+	int rc = dwfl_linux_proc_report(s->dwfl, s->pid);
+	dwfl_report_end(s->dwfl, NULL, NULL);
+	s->last_refresh_ns = now_ns();
+	s->stats.refreshes++;
+	return rc == 0 ? 0 : rc > 0 ? -rc : -EIO;
+}
+
+/* JIT code is named by /tmp/perf-PID.map, seen from the target's root and
+ * named with its pid as its own namespace sees it. */
+static void open_perfmap(struct fgt_symbolizer *s)
+{
+	struct fgt_proc_status st;
+	pid_t nspid = s->pid;
+	if (fgt_procfs_read_status(s->pid, 0, &st) == 0 && st.ns_pid > 0)
+		nspid = st.ns_pid;
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", s->pid, nspid);
+	fgt_perfmap_free(s->perfmap);
+	s->perfmap = NULL;
+	fgt_perfmap_new(path, &s->perfmap);
+}
+
+int fgt_symbolizer_new(pid_t pid, const struct fgt_config *cfg,
+		       struct fgt_symbolizer **out)
+{
+	struct fgt_symbolizer *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->pid = pid;
+	s->cfg = cfg;
+	/* libdw's default (":.debug:/usr/lib/debug": next to the file, in .debug/,
+	 * and the global directory with its .build-id tree), then the user's. */
+	const char *extra = cfg->debuginfo_path;
+	if (asprintf(&s->debuginfo_path, ":.debug:/usr/lib/debug%s%s", extra ? ":" : "",
+		     extra ? extra : "") < 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->callbacks.find_elf = find_elf;
+	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	s->callbacks.debuginfo_path = &s->debuginfo_path;
+	s->dwfl = dwfl_begin(&s->callbacks);
+	if (!s->dwfl) {
+		free(s->debuginfo_path);
+		free(s);
+		return -ENOMEM;
+	}
+	fgt_hashmap_init(&s->modules);
+	fgt_hashmap_init(&s->funcs);
+	fgt_hashmap_init(&s->locations);
+	fgt_hashmap_init(&s->unknown);
+	fgt_hashmap_init(&s->pseudo_locs);
+	report(s); /* a process that just exec'd may have nothing mapped yet */
+	open_perfmap(s);
+	*out = s;
+	return 0;
+}
+
+void fgt_symbolizer_free(struct fgt_symbolizer *s)
+{
+	if (!s)
+		return;
+	dwfl_end(s->dwfl);
+	fgt_perfmap_free(s->perfmap);
+	for (size_t i = 0; i < s->n_owned; i++)
+		free(s->owned[i]);
+	free(s->owned);
+	fgt_hashmap_free(&s->modules);
+	fgt_hashmap_free(&s->funcs);
+	fgt_hashmap_free(&s->locations);
+	fgt_hashmap_free(&s->unknown);
+	fgt_hashmap_free(&s->pseudo_locs);
+	free(s->debuginfo_path);
+	free(s);
+}
+
+int fgt_symbolizer_reset(struct fgt_symbolizer *s)
+{
+	/* Old interned objects stay valid (writers may still refer to them);
+	 * only the lookups start afresh. */
+	fgt_hashmap_clear(&s->modules);
+	fgt_hashmap_clear(&s->locations);
+	fgt_hashmap_clear(&s->unknown);
+	dwfl_end(s->dwfl);
+	s->dwfl = dwfl_begin(&s->callbacks);
+	if (!s->dwfl)
+		return -ENOMEM;
+	open_perfmap(s);
+	return report(s);
+}
+
+bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr)
+{
+	struct fgt_symbolizer *s = symbolizer;
+	return dwfl_addrmodule(s->dwfl, addr) != NULL;
+}
+
+/* ---- modules ------------------------------------------------------------- */
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+static const struct fgt_module *intern_module(struct fgt_symbolizer *s, Dwfl_Module *mod)
+{
+	Dwarf_Addr start, end;
+	const char *name =
+	    dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, NULL, NULL);
+	struct fgt_module *m = fgt_hashmap_get(&s->modules, start);
+	if (m && m->end == end)
+		return m;
+	m = own(s, calloc(1, sizeof(*m)));
+	if (!m)
+		return NULL;
+	m->id = ++s->next_module_id;
+	m->path = own_str(s, name ? name : "[unknown]");
+	m->name = m->path ? base_name(m->path) : "[unknown]";
+	const char *del = strstr(m->name, " (deleted)");
+	if (del && !del[10])
+		m->name = own(s, strndup(m->name, (size_t)(del - m->name)));
+	if (!m->name)
+		m->name = "[unknown]";
+	m->start = start;
+	m->end = end;
+	m->file_offset = 0;
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int n = dwfl_module_build_id(mod, &bits, &vaddr);
+	for (int i = 0; i < n && i < 20; i++)
+		snprintf(m->build_id + 2 * i, 3, "%02x", bits[i]);
+	fgt_hashmap_put(&s->modules, start, m);
+	return m;
+}
+
+/* ---- functions ----------------------------------------------------------- */
+
+static char *demangle(const struct fgt_symbolizer *s, const char *name)
+{
+	if (!name || s->cfg->demangle == FGT_DEMANGLE_NONE)
+		return NULL;
+	int opts = DMGL_AUTO;
+	if (s->cfg->demangle == FGT_DEMANGLE_FULL)
+		opts |= DMGL_PARAMS | DMGL_ANSI;
+	return cplus_demangle(name, opts);
+}
+
+/* Function names from the symbol table of a clone or split part carry a
+ * suffix: "f.constprop.0", "f.isra.0", "f.part.1", "f.cold". */
+static size_t clone_suffix_start(const char *name)
+{
+	static const char *const suffixes[] = {
+	    ".constprop.", ".isra.", ".part.", ".cold", ".lto_priv.", ".localalias"};
+	size_t cut = strlen(name);
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		const char *p = strstr(name, suffixes[i]);
+		if (p && p != name && (size_t)(p - name) < cut)
+			cut = (size_t)(p - name);
+	}
+	return cut;
+}
+
+static struct fgt_func *new_func(struct fgt_symbolizer *s, uint64_t key,
+				 enum fgt_func_kind kind, const char *raw,
+				 const struct fgt_module *m, const char *file, int line)
+{
+	struct fgt_func *f = own(s, calloc(1, sizeof(*f)));
+	if (!f)
+		return NULL;
+	char *d = demangle(s, raw);
+	f->id = ++s->next_func_id;
+	f->kind = kind;
+	f->system_name = own_str(s, raw);
+	f->name = d ? own(s, d) : f->system_name;
+	if (!f->name || !*f->name)
+		f->name = "[unknown]";
+	if (!f->system_name)
+		f->system_name = f->name;
+	f->module = m;
+	f->file = own_str(s, file);
+	f->line = line;
+	fgt_hashmap_put(&s->funcs, key, f);
+	return f;
+}
+
+static uint64_t func_key(const struct fgt_module *m, enum fgt_func_kind kind, uint64_t v)
+{
+	uint64_t h = fgt_hash_u64(FGT_HASH_INIT, m ? m->id : 0);
+	h = fgt_hash_u64(h, (uint64_t)kind);
+	return fgt_hash_u64(h, v);
+}
+
+/* Follows abstract_origin/specification links to the DIE that declares the
+ * function, so that clones and inlined copies share one identity. */
+static Dwarf_Die origin_of(Dwarf_Die *die)
+{
+	Dwarf_Die cur = *die, next;
+	Dwarf_Attribute attr;
+	for (int i = 0; i < 8; i++) {
+		if (dwarf_attr(&cur, DW_AT_abstract_origin, &attr) &&
+		    dwarf_formref_die(&attr, &next))
+			cur = next;
+		else if (dwarf_attr(&cur, DW_AT_specification, &attr) &&
+			 dwarf_formref_die(&attr, &next))
+			cur = next;
+		else
+			break;
+	}
+	return cur;
+}
+
+static const char *linkage_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *name = NULL;
+	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
+	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
+		name = dwarf_formstring(&attr);
+	return name ? name : dwarf_diename(die);
+}
+
+static const struct fgt_func *dwarf_func(struct fgt_symbolizer *s,
+					 const struct fgt_module *m, Dwarf_Die *die,
+					 enum fgt_func_kind kind)
+{
+	Dwarf_Die origin = origin_of(die);
+	uint64_t key = func_key(m, kind, dwarf_dieoffset(&origin));
+	struct fgt_func *f = fgt_hashmap_get(&s->funcs, key);
+	if (f)
+		return f;
+	const char *name = linkage_name(die);
+	if (!name)
+		name = linkage_name(&origin);
+	int line = 0;
+	dwarf_decl_line(&origin, &line);
+	return new_func(s, key, kind, name ? name : "[unknown]", m,
+			dwarf_decl_file(&origin), line);
+}
+
+static const struct fgt_func *symtab_func(struct fgt_symbolizer *s,
+					  const struct fgt_module *m, Dwfl_Module *mod,
+					  uint64_t addr)
+{
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+	char buf[64];
+	uint64_t ident;
+	if (name && *name) {
+		ident = addr - off;
+	} else {
+		/* No symbol: name the pc by its place in the file. */
+		snprintf(buf, sizeof(buf), "+0x%" PRIx64, addr - m->start);
+		ident = addr | (1ull << 63);
+	}
+	uint64_t key = func_key(m, FGT_FUNC_FUNCTION, ident);
+	struct fgt_func *f = fgt_hashmap_get(&s->funcs, key);
+	if (f)
+		return f;
+	if (name && *name) {
+		char *trimmed = strndup(name, clone_suffix_start(name));
+		f = new_func(s, key, FGT_FUNC_FUNCTION, trimmed ? trimmed : name, m, NULL,
+			     0);
+		free(trimmed);
+		return f;
+	}
+	char full[512];
+	snprintf(full, sizeof(full), "%s%s", m->name, buf);
+	f = new_func(s, key, FGT_FUNC_FUNCTION, full, m, NULL, 0);
+	if (f)
+		f->name = f->system_name; /* never demangle a made-up name */
+	return f;
+}
+
+static const struct fgt_func *pseudo(struct fgt_symbolizer *s, enum fgt_func_kind kind,
+				     const char *name, const char *detail)
+{
+	uint64_t key = fgt_hash_u64(FGT_HASH_INIT, 0xfeedull + kind);
+	key = fgt_hash_bytes(key, name, strlen(name) + 1);
+	if (detail)
+		key = fgt_hash_bytes(key, detail, strlen(detail));
+	struct fgt_func *f = fgt_hashmap_get(&s->funcs, key);
+	if (f)
+		return f;
+	f = own(s, calloc(1, sizeof(*f)));
+	if (!f)
+		return NULL;
+	f->id = ++s->next_func_id;
+	f->kind = kind;
+	f->name = own_str(s, *name ? name : "[unknown]");
+	f->detail_json = own_str(s, detail);
+	if (!f->name || (detail && !f->detail_json))
+		return NULL;
+	f->system_name = f->name;
+	fgt_hashmap_put(&s->funcs, key, f);
+	return f;
+}
+
+const struct fgt_func *fgt_symbolizer_pseudo(struct fgt_symbolizer *s,
+					     enum fgt_func_kind kind, const char *name)
+{
+	return pseudo(s, kind, name, NULL);
+}
+
+const struct fgt_func *fgt_symbolizer_state(struct fgt_symbolizer *s, const char *name,
+					    const char *detail_json)
+{
+	return pseudo(s, FGT_FUNC_STATE, name, detail_json);
+}
+
+const struct fgt_location *fgt_symbolizer_pseudo_location(struct fgt_symbolizer *s,
+							  const struct fgt_func *f)
+{
+	struct fgt_location *l = fgt_hashmap_get(&s->pseudo_locs, f->id);
+	if (l)
+		return l;
+	l = own(s, calloc(1, sizeof(*l)));
+	struct fgt_line *line = own(s, calloc(1, sizeof(*line)));
+	if (!l || !line)
+		return NULL;
+	line->func = f;
+	l->id = ++s->next_location_id;
+	l->n_lines = 1;
+	l->lines = line;
+	fgt_hashmap_put(&s->pseudo_locs, f->id, l);
+	return l;
+}
+
+/* ---- locations ----------------------------------------------------------- */
+
+static bool is_function_scope(Dwarf_Die *die)
+{
+	int tag = dwarf_tag(die);
+	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+	       tag == DW_TAG_entry_point;
+}
+
+/* Fills lines[] innermost first from the DWARF scopes at addr. */
+static size_t dwarf_lines(struct fgt_symbolizer *s, const struct fgt_module *m,
+			  Dwfl_Module *mod, uint64_t addr, struct fgt_line *lines,
+			  size_t max)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
+	if (!cu)
+		return 0;
+	Dwarf_Die *scopes = NULL;
+	int n = dwarf_getscopes(cu, addr - bias, &scopes);
+	if (n <= 0)
+		return 0;
+	int cur_line = 0;
+	Dwfl_Line *dl = dwfl_module_getsrc(mod, addr);
+	if (dl)
+		dwfl_lineinfo(dl, NULL, &cur_line, NULL, NULL, NULL);
+	size_t k = 0;
+	for (int i = 0; i < n && k < max; i++) {
+		if (!is_function_scope(&scopes[i]))
+			continue;
+		bool inl = dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine;
+		const struct fgt_func *f = dwarf_func(
+		    s, m, &scopes[i], inl ? FGT_FUNC_INLINE : FGT_FUNC_FUNCTION);
+		if (!f)
+			break;
+		lines[k].func = f;
+		lines[k].line = cur_line;
+		k++;
+		if (!inl)
+			break;
+		/* The caller's line is where this inlined copy was called. */
+		Dwarf_Attribute attr;
+		Dwarf_Word w = 0;
+		if (dwarf_attr(&scopes[i], DW_AT_call_line, &attr) &&
+		    dwarf_formudata(&attr, &w) == 0)
+			cur_line = (int)w;
+		else
+			cur_line = 0;
+	}
+	free(scopes);
+	return k;
+}
+
+static Dwfl_Module *find_module(struct fgt_symbolizer *s, uint64_t addr)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	if (!mod && now_ns() - s->last_refresh_ns > REFRESH_NS) {
+		/* Perhaps a library loaded after the last scan (dlopen), or JIT
+		 * code added to the perf map since. */
+		report(s);
+		if (s->perfmap)
+			fgt_perfmap_refresh(s->perfmap);
+		/* Unknown pcs may be known now; their old locations stay valid. */
+		fgt_hashmap_clear(&s->unknown);
+		mod = dwfl_addrmodule(s->dwfl, addr);
+	}
+	return mod;
+}
+
+/* JIT code: a function per perf-map symbol. */
+static const struct fgt_func *jit_func(struct fgt_symbolizer *s, uint64_t addr)
+{
+	uint64_t start;
+	const char *name =
+	    s->perfmap ? fgt_perfmap_lookup(s->perfmap, addr, &start) : NULL;
+	if (!name)
+		return NULL;
+	uint64_t key = func_key(NULL, FGT_FUNC_FUNCTION, start ^ 0x4a49540000000000ull);
+	struct fgt_func *f = fgt_hashmap_get(&s->funcs, key);
+	if (f && strcmp(f->system_name, name) == 0)
+		return f;
+	f = new_func(s, key, FGT_FUNC_FUNCTION, name, NULL, NULL, 0);
+	if (f)
+		f->name = f->system_name; /* JIT names are not C++ mangled names */
+	return f;
+}
+
+static struct fgt_location *new_location(struct fgt_symbolizer *s, uint64_t pc,
+					 const struct fgt_module *m,
+					 struct fgt_line *lines, size_t n)
+{
+	struct fgt_location *l = own(s, calloc(1, sizeof(*l)));
+	struct fgt_line *copy = own(s, malloc(n * sizeof(*copy)));
+	if (!l || !copy)
+		return NULL;
+	memcpy(copy, lines, n * sizeof(*copy));
+	l->id = ++s->next_location_id;
+	l->pc = pc;
+	l->module = m;
+	l->n_lines = n;
+	l->lines = copy;
+	return l;
+}
+
+const struct fgt_location *fgt_symbolizer_lookup(struct fgt_symbolizer *s, uint64_t pc,
+						 bool exact)
+{
+	uint64_t key = pc | (exact ? 1ull << 63 : 0);
+	s->stats.lookups++;
+	struct fgt_location *l = fgt_hashmap_get(&s->locations, key);
+	if (!l)
+		l = fgt_hashmap_get(&s->unknown, key);
+	if (l) {
+		s->stats.hits++;
+		return l;
+	}
+	uint64_t t0 = now_ns();
+	/* A return address points after the call: the call itself is at pc-1. */
+	uint64_t addr = exact || pc == 0 ? pc : pc - 1;
+	struct fgt_line lines[64];
+	size_t n = 0;
+	const struct fgt_module *m = NULL;
+	Dwfl_Module *mod = find_module(s, addr);
+	if (mod) {
+		m = intern_module(s, mod);
+		if (m)
+			n = dwarf_lines(s, m, mod, addr, lines, 64);
+		if (m && n == 0 && (lines[0].func = symtab_func(s, m, mod, addr)))
+			n = 1;
+	}
+	if (n == 0 && (lines[0].func = jit_func(s, addr))) {
+		lines[0].line = 0;
+		n = 1;
+	}
+	if (n == 0) {
+		lines[0].func = fgt_symbolizer_pseudo(s, FGT_FUNC_FUNCTION, "[unknown]");
+		lines[0].line = 0;
+		if (!lines[0].func)
+			return NULL;
+		n = 1;
+	}
+	l = new_location(s, pc, m, lines, n);
+	/* A pc is rescanned for only once, when first seen: memory stays bounded
+	 * by the number of distinct pcs. */
+	if (l)
+		fgt_hashmap_put(m ? &s->locations : &s->unknown, key, l);
+	s->stats.lookup_ns += now_ns() - t0;
+	return l;
+}
+
+void fgt_symbolizer_get_stats(const struct fgt_symbolizer *s,
+			      struct fgt_symbolizer_stats *st)
+{
+	*st = s->stats;
+}

@@ -1,0 +1,62 @@
+/* fgtrace — naming program counters with libdw (elfutils).
+ *
+ * One symbolizer per capture. It reports the process's modules to a Dwfl,
+ * finds separate debug information as libdw does (.gnu_debuglink, build-id
+ * directories, --debuginfo-path, debuginfod when DEBUGINFOD_URLS is set) and
+ * resolves each pc to the inline chain at it. Results are cached per pc.
+ * Everything returned is interned and owned by the symbolizer: valid until
+ * fgt_symbolizer_free. Worker thread only.
+ */
+#ifndef FGT_SYMBOLIZE_H
+#define FGT_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "frame.h"
+
+struct fgt_symbolizer;
+
+struct fgt_symbolizer_stats {
+	uint64_t lookups;   /* fgt_symbolizer_lookup calls */
+	uint64_t hits;	    /* served from the pc cache */
+	uint64_t refreshes; /* module list re-read (dlopen, exec) */
+	uint64_t lookup_ns; /* time spent resolving misses */
+};
+
+/* Creates a symbolizer for process pid. Returns 0, -ENOMEM, or -errno when
+ * libdw cannot read the process's modules. */
+int fgt_symbolizer_new(pid_t pid, const struct fgt_config *cfg,
+		       struct fgt_symbolizer **out);
+void fgt_symbolizer_free(struct fgt_symbolizer *s);
+
+/* Resolves pc (a return address unless exact: then looked up at pc-1). Never
+ * returns an empty name: unknown code gets "module+0xOFF" or "[unknown]".
+ * Returns NULL only when out of memory. */
+const struct fgt_location *fgt_symbolizer_lookup(struct fgt_symbolizer *s, uint64_t pc,
+						 bool exact);
+
+/* An interned pseudo frame (state, thread name, "[truncated]"). NULL on ENOMEM. */
+const struct fgt_func *fgt_symbolizer_pseudo(struct fgt_symbolizer *s,
+					     enum fgt_func_kind kind, const char *name);
+/* An interned state frame named name with detail_json (JSON members without
+ * braces, or NULL) as its args: one identity per (name, detail). NULL on
+ * ENOMEM. */
+const struct fgt_func *fgt_symbolizer_state(struct fgt_symbolizer *s, const char *name,
+					    const char *detail_json);
+/* A pseudo location holding just that pseudo frame (for the aggregates). */
+const struct fgt_location *fgt_symbolizer_pseudo_location(struct fgt_symbolizer *s,
+							  const struct fgt_func *f);
+
+/* Re-reads the module list after exec (the image changed). Returns 0 or -errno. */
+int fgt_symbolizer_reset(struct fgt_symbolizer *s);
+
+/* True when addr lies in a module of the process (unwinder's memory check). */
+bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr);
+
+void fgt_symbolizer_get_stats(const struct fgt_symbolizer *s,
+			      struct fgt_symbolizer_stats *st);
+
+#endif

@@ -1,0 +1,809 @@
+/* fgtrace — process control with ptrace: seize, spawn, events, sampling
+ * (interrupt, copy, resume), detach.
+ */
+#include "tracee.h"
+#include "config.h"
+#include "procfs.h"
+#include "tidmap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Stops in flight at once: enough to overlap the wake-up latency of several
+ * threads, few enough that a stopped thread rarely waits for the tracer. */
+#define MAX_INFLIGHT 4
+/* A stop that has not arrived by then stops counting against MAX_INFLIGHT. */
+#define LATE_NS (10 * 1000 * 1000ull)
+#define REDZONE 128 /* x86-64 ABI: leaf functions may use 128 bytes below sp */
+#define PAGE	4096ul
+/* Adaptive copies: what the thread's recent unwinds needed, plus a margin,
+ * never less than the floor. */
+#define COPY_FLOOR  (16 * 1024ul)
+#define COPY_MARGIN (8 * 1024ul)
+
+enum thread_state {
+	TH_RUNNING,	 /* resumed */
+	TH_INTERRUPTING, /* PTRACE_INTERRUPT sent, stop not yet seen */
+	TH_GROUPSTOP,	 /* in a job-control stop, PTRACE_LISTEN */
+	TH_DETACHING,	 /* waiting for a stop to detach at */
+};
+
+struct thread {
+	pid_t tid;
+	enum thread_state state;
+	int schedstat_fd;	   /* -1 when it could not be opened */
+	uint64_t last_slices;	   /* schedstat field 3 at the last decision */
+	bool stopped_last;	   /* our stop added 2 to last_slices */
+	bool sampled;		   /* the worker has a stack for this thread */
+	bool inflight;		   /* counts against MAX_INFLIGHT */
+	uint64_t interrupt_ns;	   /* when PTRACE_INTERRUPT was sent */
+	struct fgt_snapshot *snap; /* buffer for the pending stop */
+};
+
+struct fgt_tracee {
+	struct fgt_queue *queue;
+	size_t stack_bytes;
+	uint64_t clock_start_ns;
+	pid_t pid;
+	bool launched;
+	bool sampling;	 /* false until a launched command has exec'd */
+	int exec_err_fd; /* read end of the child's exec-error pipe, or -1 */
+	struct fgt_tidmap threads;
+	pid_t *todo; /* threads still to stop in this round */
+	size_t n_todo, todo_pos, todo_cap;
+	size_t n_inflight;
+	bool leader_exited;
+	int leader_status;
+	struct fgt_tracee_stats stats;
+};
+
+static const long SEIZE_OPTIONS = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int fgt_tracee_new(struct fgt_queue *q, size_t stack_bytes, uint64_t clock_start_ns,
+		   struct fgt_tracee **out)
+{
+	struct fgt_tracee *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->queue = q;
+	t->stack_bytes = stack_bytes;
+	t->clock_start_ns = clock_start_ns;
+	t->exec_err_fd = -1;
+	t->sampling = true;
+	fgt_tidmap_init(&t->threads);
+	*out = t;
+	return 0;
+}
+
+static void free_thread(struct fgt_tracee *t, struct thread *th)
+{
+	if (th->snap)
+		fgt_queue_put_back(t->queue, th->snap);
+	if (th->inflight)
+		t->n_inflight--;
+	if (th->schedstat_fd >= 0)
+		close(th->schedstat_fd);
+	free(th);
+}
+
+void fgt_tracee_free(struct fgt_tracee *t)
+{
+	if (!t)
+		return;
+	struct thread *th;
+	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));)
+		free_thread(t, th);
+	fgt_tidmap_free(&t->threads);
+	if (t->exec_err_fd >= 0)
+		close(t->exec_err_fd);
+	free(t->todo);
+	free(t);
+}
+
+static uint64_t since_start(const struct fgt_tracee *t, uint64_t ns)
+{
+	return ns > t->clock_start_ns ? ns - t->clock_start_ns : 0;
+}
+
+static void push_event(struct fgt_tracee *t, enum fgt_snap_kind kind, pid_t tid,
+		       long status)
+{
+	struct fgt_snapshot *s = fgt_queue_get_event(t->queue);
+	if (!s)
+		return; /* out of memory: the worker copes with a missing event */
+	s->kind = kind;
+	s->tid = tid;
+	s->ts_ns = since_start(t, now_ns());
+	s->exit_status = status;
+	fgt_queue_push(t->queue, s, false);
+}
+
+static struct thread *add_thread(struct fgt_tracee *t, pid_t tid, enum thread_state st,
+				 bool born)
+{
+	struct thread *th = calloc(1, sizeof(*th));
+	if (!th)
+		return NULL;
+	th->tid = tid;
+	th->state = st;
+	th->schedstat_fd = fgt_procfs_open_schedstat(t->pid, tid);
+	if (fgt_tidmap_put(&t->threads, tid, th) < 0) {
+		if (th->schedstat_fd >= 0)
+			close(th->schedstat_fd);
+		free(th);
+		return NULL;
+	}
+	/* The todo list holds every thread in the worst case: grow it here, off
+	 * the sampling path. */
+	if (t->threads.len > t->todo_cap) {
+		size_t cap = t->todo_cap ? t->todo_cap * 2 : 64;
+		while (cap < t->threads.len)
+			cap *= 2;
+		pid_t *todo = realloc(t->todo, cap * sizeof(*todo));
+		if (todo) {
+			t->todo = todo;
+			t->todo_cap = cap;
+		}
+	}
+	t->stats.threads_seen++;
+	t->stats.threads_live = t->threads.len;
+	push_event(t, FGT_SNAP_THREAD_NEW, tid, born ? FGT_THREAD_BORN : 0);
+	return th;
+}
+
+static void remove_thread(struct fgt_tracee *t, struct thread *th, int status)
+{
+	push_event(t, FGT_SNAP_THREAD_EXIT, th->tid, status);
+	fgt_tidmap_del(&t->threads, th->tid);
+	free_thread(t, th);
+	t->stats.threads_live = t->threads.len;
+}
+
+/* ---- attaching ---------------------------------------------------------- */
+
+static bool traced_by_us(pid_t pid, pid_t tid)
+{
+	struct fgt_proc_status st;
+	return fgt_procfs_read_status(pid, tid, &st) == 0 && st.tracer_pid == getpid();
+}
+
+static int seize_new_threads(struct fgt_tracee *t, size_t *added, char *err,
+			     size_t errlen)
+{
+	pid_t *tids;
+	size_t n;
+	int rc = fgt_procfs_list_tasks(t->pid, &tids, &n);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot list the threads of %d: %s", t->pid,
+			 strerror(-rc));
+		return rc;
+	}
+	*added = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (fgt_tidmap_get(&t->threads, tids[i]))
+			continue;
+		if (ptrace(PTRACE_SEIZE, tids[i], 0, SEIZE_OPTIONS) < 0) {
+			int e = errno;
+			if (e == ESRCH)
+				continue; /* exited meanwhile */
+			/* A thread cloned by a thread we hold is ours already. */
+			if (!(e == EPERM && t->threads.len &&
+			      traced_by_us(t->pid, tids[i]))) {
+				if (t->threads.len == 0) {
+					snprintf(err, errlen, "cannot attach to %d: %s",
+						 t->pid, strerror(e));
+					free(tids);
+					return -e;
+				}
+				continue; /* degrade: that thread goes unsampled */
+			}
+		}
+		if (!add_thread(t, tids[i], TH_RUNNING, false)) {
+			free(tids);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		(*added)++;
+	}
+	free(tids);
+	return 0;
+}
+
+int fgt_tracee_attach(struct fgt_tracee *t, pid_t pid, char *err, size_t errlen)
+{
+	t->pid = pid;
+	/* Threads may be created while we list them: list again until stable. */
+	for (int round = 0; round < 1000; round++) {
+		size_t added;
+		int rc = seize_new_threads(t, &added, err, errlen);
+		if (rc < 0) {
+			if (t->threads.len)
+				fgt_tracee_detach(t, 1000);
+			return rc;
+		}
+		if (added == 0)
+			break;
+	}
+	if (t->threads.len == 0) {
+		snprintf(err, errlen, "cannot attach to %d: %s", pid, strerror(ESRCH));
+		return -ESRCH;
+	}
+	return 0;
+}
+
+/* ---- spawning ----------------------------------------------------------- */
+
+static int find_executable(const char *cmd, char *path, size_t cap)
+{
+	if (strchr(cmd, '/')) {
+		if (snprintf(path, cap, "%s", cmd) >= (int)cap)
+			return -ENAMETOOLONG;
+		struct stat st;
+		if (stat(path, &st) < 0)
+			return -errno;
+		if (S_ISDIR(st.st_mode))
+			return -EACCES;
+		return access(path, X_OK) == 0 ? 0 : -EACCES;
+	}
+	const char *env = getenv("PATH");
+	if (!env || !*env)
+		env = "/usr/local/bin:/usr/bin:/bin";
+	int found_noexec = 0;
+	for (const char *p = env;;) {
+		const char *colon = strchrnul(p, ':');
+		int n = (int)(colon - p);
+		if (snprintf(path, cap, "%.*s%s%s", n, p, n ? "/" : "", cmd) < (int)cap) {
+			struct stat st;
+			if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+				if (access(path, X_OK) == 0)
+					return 0;
+				found_noexec = 1;
+			}
+		}
+		if (!*colon)
+			break;
+		p = colon + 1;
+	}
+	return found_noexec ? -EACCES : -ENOENT;
+}
+
+static void child_exec(const char *path, char *const argv[], const sigset_t *mask,
+		       int errfd)
+{
+	/* Only async-signal-safe calls here: we are a fork of a threaded process.
+	 * Dispositions are inherited untouched (fgtrace installs no handlers),
+	 * so an ignored SIGINT stays ignored, as a shell would leave it. */
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	/* Wait here until the parent has seized us and opened its outputs. */
+	raise(SIGSTOP);
+	execv(path, argv);
+	int e = errno;
+	if (write(errfd, &e, sizeof(e)) < 0) {
+		/* nothing more to do */
+	}
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+pid_t fgt_tracee_spawn(struct fgt_tracee *t, char *const argv[], const void *child_mask,
+		       char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int rc = find_executable(argv[0], path, sizeof(path));
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot run '%s': %s", argv[0],
+			 rc == -ENOENT ? "command not found" : strerror(-rc));
+		return rc;
+	}
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return rc;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return rc;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		child_exec(path, argv, child_mask, pfd[1]);
+	}
+	close(pfd[1]);
+	t->exec_err_fd = pfd[0];
+	t->pid = pid;
+	t->launched = true;
+	t->sampling = false; /* do not sample fgtrace's own code in the child */
+	int status;
+	while (waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR)
+		;
+	if (!WIFSTOPPED(status)) {
+		snprintf(err, errlen, "cannot start '%s': it exited before exec",
+			 argv[0]);
+		return -ECHILD;
+	}
+	return pid;
+}
+
+int fgt_tracee_spawn_start(struct fgt_tracee *t)
+{
+	if (ptrace(PTRACE_SEIZE, t->pid, 0, SEIZE_OPTIONS) < 0)
+		return -errno;
+	if (!add_thread(t, t->pid, TH_RUNNING, false))
+		return -ENOMEM;
+	/* The child reports its SIGSTOP group-stop to us, then this continues it. */
+	kill(t->pid, SIGCONT);
+	return 0;
+}
+
+void fgt_tracee_spawn_abort(struct fgt_tracee *t)
+{
+	if (!t->launched || t->pid <= 0)
+		return;
+	kill(t->pid, SIGKILL);
+	while (waitpid(t->pid, NULL, __WALL) < 0 && errno == EINTR)
+		;
+	t->pid = 0;
+}
+
+int fgt_tracee_exec_error(struct fgt_tracee *t)
+{
+	int e = 0;
+	if (t->exec_err_fd < 0)
+		return 0;
+	if (read(t->exec_err_fd, &e, sizeof(e)) != (ssize_t)sizeof(e))
+		e = 0;
+	return e;
+}
+
+/* ---- sampling ------------------------------------------------------------ */
+
+static void record_held(struct fgt_tracee *t, uint64_t held)
+{
+	t->stats.held_total_ns += held;
+	if (held > t->stats.held_max_ns)
+		t->stats.held_max_ns = held;
+	uint64_t us = held / 1000;
+	int b = 0;
+	while (us && b < FGT_HELD_BUCKETS - 1) {
+		us >>= 1;
+		b++;
+	}
+	t->stats.held_hist[b]++;
+}
+
+/* Copies the stack from just below sp, page by page, so that a read that runs
+ * off the end of the mapping still returns everything before it. */
+static void copy_stack(struct fgt_tracee *t, struct fgt_snapshot *s)
+{
+	uint64_t start = s->regs.rsp - REDZONE;
+	size_t want = s->stack_cap;
+	size_t need = fgt_queue_hint(t->queue, s->tid);
+	if (need) {
+		need = (need + need / 2 + COPY_MARGIN + PAGE - 1) & ~(PAGE - 1);
+		if (need < COPY_FLOOR)
+			need = COPY_FLOOR;
+		if (need < want)
+			want = need;
+	}
+	struct iovec local = {.iov_base = s->stack, .iov_len = want};
+	struct iovec remote[FGT_MAX_STACK_BYTES / PAGE + 2];
+	size_t n = 0;
+	uint64_t addr = start, end = start + want;
+	while (addr < end && n < sizeof(remote) / sizeof(remote[0])) {
+		uint64_t next = (addr & ~(PAGE - 1)) + PAGE;
+		if (next > end)
+			next = end;
+		remote[n].iov_base = (void *)addr;
+		remote[n].iov_len = next - addr;
+		n++;
+		addr = next;
+	}
+	ssize_t got = process_vm_readv(t->pid, &local, 1, remote, n, 0);
+	s->stack_addr = start;
+	s->stack_len = got > 0 ? (size_t)got : 0;
+	s->stack_cut = s->stack_len == want;
+	t->stats.copied_bytes += s->stack_len;
+}
+
+/* The thread is in a ptrace-stop: copy what the worker needs. The caller
+ * resumes the thread, then calls finish_sample. */
+static struct fgt_snapshot *take_sample(struct fgt_tracee *t, struct thread *th,
+					bool stopped)
+{
+	struct fgt_snapshot *s = th->snap;
+	th->snap = NULL;
+	if (th->inflight) {
+		th->inflight = false;
+		t->n_inflight--;
+	}
+	if (ptrace(PTRACE_GETREGS, th->tid, 0, &s->regs) < 0) {
+		fgt_queue_put_back(t->queue, s);
+		t->stats.vanished++;
+		return NULL;
+	}
+	s->kind = FGT_SNAP_SAMPLE;
+	s->tid = th->tid;
+	s->jobstop = stopped;
+	s->ts_ns = since_start(t, now_ns());
+	copy_stack(t, s);
+	return s;
+}
+
+static void finish_sample(struct fgt_tracee *t, struct thread *th, struct fgt_snapshot *s)
+{
+	if (!s)
+		return;
+	s->held_ns = now_ns() - th->interrupt_ns;
+	record_held(t, s->held_ns);
+	th->sampled = true;
+	th->stopped_last = true;
+	t->stats.stops++;
+	fgt_queue_push(t->queue, s, false);
+}
+
+static void resume(struct thread *th, int sig)
+{
+	ptrace(PTRACE_CONT, th->tid, 0, (void *)(long)sig);
+}
+
+static void push_reuse(struct fgt_tracee *t, struct thread *th, enum fgt_snap_kind kind)
+{
+	struct fgt_snapshot *s = fgt_queue_get(t->queue, false);
+	if (!s) {
+		t->stats.drops++;
+		return;
+	}
+	s->kind = kind;
+	s->tid = th->tid;
+	s->ts_ns = since_start(t, now_ns());
+	fgt_queue_push(t->queue, s, false);
+	if (kind == FGT_SNAP_REUSED)
+		t->stats.reused++;
+	else
+		t->stats.jobstopped++;
+}
+
+/* True when the thread sleeps (S, D or I in /proc/PID/task/TID/stat). */
+static bool is_asleep(const struct fgt_tracee *t, const struct thread *th)
+{
+	struct fgt_proc_stat st;
+	if (fgt_procfs_read_stat(t->pid, th->tid, &st) < 0)
+		return false;
+	return st.state == 'S' || st.state == 'D' || st.state == 'I';
+}
+
+/* The skip rule: a thread whose run count is what we left it at has not been
+ * scheduled since its last sample, so its stack cannot have changed.
+ * A thread that stays on a CPU is not scheduled in either, and our own stop
+ * can add exactly 2 to a running thread too (the resume, and a preemption by
+ * the tracer). So after each of our stops the count is trusted only once the
+ * thread is seen asleep; from then on it cannot run again without being
+ * scheduled in, which moves the count. */
+static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
+{
+	uint64_t slices;
+	if (th->schedstat_fd < 0 ||
+	    fgt_procfs_read_timeslices(th->schedstat_fd, &slices) < 0)
+		return false;
+	bool after_stop = th->stopped_last;
+	uint64_t expect = th->last_slices + (after_stop ? 2 : 0);
+	bool same = th->sampled && slices == expect && (!after_stop || is_asleep(t, th));
+	th->last_slices = slices;
+	th->stopped_last = false;
+	return same;
+}
+
+size_t fgt_tracee_tick(struct fgt_tracee *t)
+{
+	struct thread *th;
+	if (!t->sampling)
+		return 0;
+	t->stats.ticks++;
+	if (t->todo_pos < t->n_todo)
+		t->stats.late += t->n_todo - t->todo_pos; /* previous round unfinished */
+	t->n_todo = t->todo_pos = 0;
+	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
+		switch (th->state) {
+		case TH_GROUPSTOP:
+			if (th->sampled)
+				push_reuse(t, th, FGT_SNAP_JOBSTOP);
+			continue;
+		case TH_RUNNING:
+			break;
+		default:
+			t->stats.late++;
+			continue;
+		}
+		if (has_not_run(t, th)) {
+			push_reuse(t, th, FGT_SNAP_REUSED);
+			continue;
+		}
+		if (t->n_todo < t->todo_cap)
+			t->todo[t->n_todo++] = th->tid;
+	}
+	fgt_tracee_pump(t);
+	return t->n_todo;
+}
+
+static void interrupt(struct fgt_tracee *t, struct thread *th)
+{
+	th->snap = fgt_queue_get(t->queue, true);
+	if (!th->snap) {
+		t->stats.drops++;
+		return;
+	}
+	th->interrupt_ns = now_ns();
+	if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0) {
+		fgt_queue_put_back(t->queue, th->snap);
+		th->snap = NULL;
+		t->stats.vanished++;
+		return;
+	}
+	th->state = TH_INTERRUPTING;
+	th->inflight = true;
+	t->n_inflight++;
+}
+
+void fgt_tracee_pump(struct fgt_tracee *t)
+{
+	if (t->n_inflight) {
+		/* A thread that takes long to stop (uninterruptible sleep) must not
+		 * hold up the others. */
+		uint64_t now = now_ns();
+		struct thread *th;
+		for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
+			if (th->inflight && now - th->interrupt_ns > LATE_NS) {
+				th->inflight = false;
+				t->n_inflight--;
+			}
+		}
+	}
+	while (t->n_inflight < MAX_INFLIGHT && t->todo_pos < t->n_todo) {
+		struct thread *th = fgt_tidmap_get(&t->threads, t->todo[t->todo_pos++]);
+		if (th && th->state == TH_RUNNING)
+			interrupt(t, th);
+	}
+	if (t->n_inflight == 0 && t->todo_pos >= t->n_todo)
+		fgt_queue_wake(t->queue); /* one wake-up per round */
+}
+
+bool fgt_tracee_busy(const struct fgt_tracee *t)
+{
+	return t->n_inflight > 0 || t->todo_pos < t->n_todo;
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static void handle_exec(struct fgt_tracee *t, struct thread *th)
+{
+	unsigned long former = 0;
+	ptrace(PTRACE_GETEVENTMSG, th->tid, 0, &former);
+	/* Every other thread is gone; the execing one now has the leader's id. */
+	struct thread *o;
+	for (size_t i = 0; (o = fgt_tidmap_next(&t->threads, &i));)
+		if (o != th)
+			remove_thread(t, o, 0);
+	push_event(t, FGT_SNAP_EXEC, th->tid, (long)former);
+	if (th->schedstat_fd >= 0)
+		close(th->schedstat_fd);
+	th->schedstat_fd = fgt_procfs_open_schedstat(t->pid, th->tid);
+	th->sampled = false;
+	t->sampling = true;
+	if (t->exec_err_fd >= 0) {
+		close(t->exec_err_fd); /* the exec worked */
+		t->exec_err_fd = -1;
+	}
+}
+
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+static void detach_now(struct fgt_tracee *t, struct thread *th, int sig)
+{
+	ptrace(PTRACE_DETACH, th->tid, 0, (void *)(long)sig);
+	fgt_tidmap_del(&t->threads, th->tid);
+	free_thread(t, th);
+	t->stats.threads_live = t->threads.len;
+}
+
+static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
+{
+	int sig = WSTOPSIG(status);
+	int event = (unsigned)status >> 16;
+	struct fgt_snapshot *s;
+
+	if (event == PTRACE_EVENT_CLONE) {
+		unsigned long tid = 0;
+		if (ptrace(PTRACE_GETEVENTMSG, th->tid, 0, &tid) == 0 && tid > 0 &&
+		    !fgt_tidmap_get(&t->threads, (pid_t)tid))
+			add_thread(t, (pid_t)tid,
+				   th->state == TH_DETACHING ? TH_DETACHING : TH_RUNNING,
+				   true);
+		sig = 0;
+	} else if (event == PTRACE_EVENT_EXEC) {
+		handle_exec(t, th);
+		sig = 0;
+	} else if (event == PTRACE_EVENT_STOP) {
+		if (th->state == TH_DETACHING) {
+			/* Detaching in a group-stop leaves the thread stopped. */
+			detach_now(t, th, 0);
+			return;
+		}
+		bool group = is_stop_signal(sig);
+		s = th->snap ? take_sample(t, th, group) : NULL;
+		if (group) {
+			th->state = TH_GROUPSTOP;
+			ptrace(PTRACE_LISTEN, th->tid, 0, 0);
+		} else {
+			/* Our interrupt, the first stop of a new thread, or the end
+			 * of a group-stop: let it run. */
+			th->state = TH_RUNNING;
+			resume(th, 0);
+		}
+		finish_sample(t, th, s);
+		return;
+	} else {
+		/* A signal-delivery-stop: pass the signal on. The thread is stopped,
+		 * so a pending sample is taken here; our interrupt still arrives
+		 * later and is simply resumed. */
+		t->stats.signals++;
+		if (th->state == TH_DETACHING) {
+			detach_now(t, th, sig);
+			return;
+		}
+		s = th->snap ? take_sample(t, th, false) : NULL;
+		if (th->state == TH_INTERRUPTING)
+			th->state = TH_RUNNING;
+		resume(th, sig);
+		finish_sample(t, th, s);
+		return;
+	}
+	if (th->state == TH_DETACHING)
+		detach_now(t, th, 0);
+	else
+		resume(th, sig);
+}
+
+static void handle_status(struct fgt_tracee *t, pid_t tid, int status)
+{
+	struct thread *th = fgt_tidmap_get(&t->threads, tid);
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		if (th) {
+			if (th->snap)
+				t->stats.vanished++;
+			remove_thread(t, th, status);
+		}
+		if (tid == t->pid) {
+			t->leader_exited = true;
+			t->leader_status = status;
+		}
+		return;
+	}
+	if (!WIFSTOPPED(status))
+		return;
+	if (!th) {
+		/* A new thread can report its first stop before its parent's clone
+		 * event does. */
+		th = add_thread(t, tid, TH_RUNNING, true);
+		if (!th) {
+			ptrace(PTRACE_CONT, tid, 0, 0);
+			return;
+		}
+	}
+	handle_stop(t, th, status);
+}
+
+int fgt_tracee_handle_events(struct fgt_tracee *t)
+{
+	for (;;) {
+		int status;
+		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+		if (tid == 0)
+			return 0;
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == ECHILD ? 0 : -errno;
+		}
+		handle_status(t, tid, status);
+	}
+}
+
+bool fgt_tracee_alive(const struct fgt_tracee *t)
+{
+	return t->threads.len > 0 && !t->leader_exited;
+}
+
+pid_t fgt_tracee_pid(const struct fgt_tracee *t)
+{
+	return t->pid;
+}
+
+bool fgt_tracee_exit_status(const struct fgt_tracee *t, int *status)
+{
+	if (t->leader_exited)
+		*status = t->leader_status;
+	return t->leader_exited;
+}
+
+/* ---- detaching ----------------------------------------------------------- */
+
+int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms)
+{
+	struct thread *th;
+	t->n_todo = t->todo_pos = 0;
+	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
+		if (th->snap) {
+			fgt_queue_put_back(t->queue, th->snap);
+			th->snap = NULL;
+		}
+		if (th->inflight) {
+			th->inflight = false;
+			t->n_inflight--;
+		}
+		/* A running or listening thread must be in a ptrace-stop to detach;
+		 * an interrupted one already has its stop on the way. */
+		if (th->state != TH_INTERRUPTING &&
+		    ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0 && errno == ESRCH) {
+			fgt_tidmap_del(&t->threads, th->tid);
+			free_thread(t, th);
+			continue;
+		}
+		th->state = TH_DETACHING;
+	}
+	t->stats.threads_live = t->threads.len;
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	while (t->threads.len > 0) {
+		int status;
+		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+		if (tid < 0 && errno == EINTR)
+			continue;
+		if (tid < 0)
+			break; /* ECHILD: nothing left to wait for */
+		if (tid > 0) {
+			handle_status(t, tid, status);
+			continue;
+		}
+		uint64_t now = now_ns();
+		if (now > deadline)
+			return -ETIMEDOUT;
+		/* SIGCHLD is blocked for the session's signalfd: wait for it here. */
+		sigset_t chld;
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		uint64_t left = deadline - now;
+		struct timespec ts = {(time_t)(left / 1000000000ull),
+				      (long)(left % 1000000000ull)};
+		sigtimedwait(&chld, NULL, &ts);
+	}
+	return 0;
+}
+
+void fgt_tracee_get_stats(const struct fgt_tracee *t, struct fgt_tracee_stats *st)
+{
+	*st = t->stats;
+}

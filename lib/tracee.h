@@ -1,0 +1,93 @@
+/* fgtrace — process control: the threads of one traced process.
+ *
+ * Owns every ptrace request. All calls must come from the thread that called
+ * fgt_tracee_attach or fgt_tracee_spawn (ptrace's rule). The tracee never
+ * blocks: the caller polls for SIGCHLD (signalfd) and calls
+ * fgt_tracee_handle_events, and drives sampling with fgt_tracee_tick and
+ * fgt_tracee_pump. Snapshots go to the queue given at creation.
+ */
+#ifndef FGT_TRACEE_H
+#define FGT_TRACEE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "queue.h"
+
+#define FGT_HELD_BUCKETS 16 /* histogram: [0,1us) [1,2) [2,4) ... [2^14us, inf) */
+
+struct fgt_tracee_stats {
+	uint64_t ticks;	     /* sampling rounds started */
+	uint64_t stops;	     /* samples taken by stopping a thread */
+	uint64_t reused;     /* samples reused because the thread had not run */
+	uint64_t jobstopped; /* samples of threads in a job-control stop */
+	uint64_t drops;	     /* samples dropped: the worker was behind */
+	uint64_t late;	     /* samples skipped: the thread's previous stop was pending */
+	uint64_t vanished;   /* threads gone between interrupt and stop (races) */
+	uint64_t signals;    /* signals passed on to the target */
+	uint64_t threads_seen;	/* distinct threads seen */
+	uint64_t threads_live;	/* threads traced now */
+	uint64_t copied_bytes;	/* stack bytes copied */
+	uint64_t held_total_ns; /* sum of stop-to-resume times */
+	uint64_t held_max_ns;
+	uint64_t held_hist[FGT_HELD_BUCKETS];
+};
+
+struct fgt_tracee;
+
+/* Creates the controller. clock_start_ns is the CLOCK_MONOTONIC origin of
+ * snapshot timestamps. Returns 0 or -ENOMEM. */
+int fgt_tracee_new(struct fgt_queue *q, size_t stack_bytes, uint64_t clock_start_ns,
+		   struct fgt_tracee **out);
+/* Frees the controller; call fgt_tracee_detach first. */
+void fgt_tracee_free(struct fgt_tracee *t);
+
+/* Seizes every thread of process pid, looping until no new thread appears.
+ * Returns 0, or -errno when the first thread cannot be seized (-EPERM,
+ * -ESRCH); err gets a reason. Nothing is left attached on failure. */
+int fgt_tracee_attach(struct fgt_tracee *t, pid_t pid, char *err, size_t errlen);
+
+/* Starts argv[0] (searched in PATH) as a child stopped before its exec. The
+ * child restores child_mask as its signal mask. Returns the child's pid, or
+ * -ENOENT (not found: exit 127), -EACCES/-ENOEXEC (not executable: exit 126),
+ * or another -errno; err gets a reason. */
+pid_t fgt_tracee_spawn(struct fgt_tracee *t, char *const argv[], const void *child_mask,
+		       char *err, size_t errlen);
+/* Seizes the stopped child and lets it run into exec. Returns 0 or -errno. */
+int fgt_tracee_spawn_start(struct fgt_tracee *t);
+/* Kills and reaps a spawned child that was never started (setup failed). */
+void fgt_tracee_spawn_abort(struct fgt_tracee *t);
+
+/* Reaps every pending ptrace event without blocking: stops, clones, execs,
+ * exits, signals to pass on. Returns 0 or -errno (ECHILD is not an error). */
+int fgt_tracee_handle_events(struct fgt_tracee *t);
+
+/* Starts a sampling round: reuses stacks of threads that have not run, queues
+ * the others to be stopped. Returns the number of threads to stop. */
+size_t fgt_tracee_tick(struct fgt_tracee *t);
+/* Interrupts queued threads while fewer than a few are in flight. */
+void fgt_tracee_pump(struct fgt_tracee *t);
+/* True while a round still has threads to stop or stops in flight. */
+bool fgt_tracee_busy(const struct fgt_tracee *t);
+
+/* True while any thread of the process is alive. */
+bool fgt_tracee_alive(const struct fgt_tracee *t);
+/* The traced process id (after exec too). */
+pid_t fgt_tracee_pid(const struct fgt_tracee *t);
+/* The leader's wait status, when the whole process has exited; else false. */
+bool fgt_tracee_exit_status(const struct fgt_tracee *t, int *status);
+/* Errno of a failed exec in a spawned child, or 0. */
+int fgt_tracee_exec_error(struct fgt_tracee *t);
+
+/* Detaches from every thread, passing on pending signals and leaving a
+ * job-stopped process stopped. Waits at most timeout_ms for threads to reach
+ * a stop; the kernel detaches any that never do when fgtrace exits. Returns 0
+ * or -ETIMEDOUT. */
+int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms);
+
+/* A copy of the counters. */
+void fgt_tracee_get_stats(const struct fgt_tracee *t, struct fgt_tracee_stats *st);
+
+#endif

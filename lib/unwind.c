@@ -1,0 +1,299 @@
+/* fgtrace — unwinding a copied stack with libunwind's remote API. */
+#include "unwind.h"
+#include "hashmap.h"
+
+#include <errno.h>
+#include <libunwind-ptrace.h>
+#include <libunwind.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#define PAGE	   4096ul
+#define PAGE_CACHE 256 /* direct-mapped pages of code-module memory */
+
+/* x86-64 user addresses are below this; anything else is garbage from a
+ * corrupt frame and must not cost a syscall. */
+#define USER_LIMIT 0x0000800000000000ull
+
+struct cached_page {
+	uint64_t addr; /* page address, or 0 when empty */
+	bool readable; /* false: the read failed, and fails again */
+	uint8_t data[PAGE];
+};
+
+struct fgt_unwinder {
+	pid_t pid;
+	unw_addr_space_t as;
+	void *upt; /* _UPT handle: libunwind's own proc-info lookup */
+	fgt_is_code_fn is_code;
+	void *ctx;
+	const struct fgt_snapshot *snap; /* the copy being unwound */
+	uint64_t highest;		 /* highest stack address read */
+	struct cached_page *pages;
+	struct fgt_hashmap no_info; /* pcs libunwind has no unwind info for */
+	struct fgt_unwind_stats stats;
+};
+
+/* libunwind's _UPT_find_proc_info calls the accessors with its own argument,
+ * not ours, so the unwinder in use is kept here (worker thread only). */
+static struct fgt_unwinder *current;
+
+static int read_code(struct fgt_unwinder *u, uint64_t addr, unw_word_t *val)
+{
+	uint64_t page = addr & ~(PAGE - 1);
+	size_t off = addr - page;
+	if (off + sizeof(*val) > PAGE) {
+		/* Straddles two pages: read directly. */
+		struct iovec l = {val, sizeof(*val)}, r = {(void *)addr, sizeof(*val)};
+		u->stats.remote_reads++;
+		return process_vm_readv(u->pid, &l, 1, &r, 1, 0) == sizeof(*val) ? 0 : -1;
+	}
+	struct cached_page *c = &u->pages[(page / PAGE) % PAGE_CACHE];
+	if (c->addr != page) {
+		struct iovec l = {c->data, PAGE}, r = {(void *)page, PAGE};
+		u->stats.remote_reads++;
+		c->readable = process_vm_readv(u->pid, &l, 1, &r, 1, 0) == (ssize_t)PAGE;
+		c->addr = page;
+	} else {
+		u->stats.page_hits++;
+	}
+	if (!c->readable)
+		return -1;
+	memcpy(val, c->data + off, sizeof(*val));
+	return 0;
+}
+
+static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
+		      void *arg)
+{
+	(void)as;
+	(void)arg;
+	struct fgt_unwinder *u = current;
+	if (write || !u)
+		return -UNW_EINVAL;
+	const struct fgt_snapshot *s = u->snap;
+	if (s && addr >= s->stack_addr &&
+	    addr + sizeof(*val) <= s->stack_addr + s->stack_len) {
+		memcpy(val, s->stack + (addr - s->stack_addr), sizeof(*val));
+		if (addr + sizeof(*val) > u->highest)
+			u->highest = addr + sizeof(*val);
+		return 0;
+	}
+	if (addr < USER_LIMIT && u->is_code(u->ctx, addr) && read_code(u, addr, val) == 0)
+		return 0;
+	return -UNW_EINVAL;
+}
+
+static int reg_offset(unw_regnum_t reg)
+{
+	switch (reg) {
+#define R(unw, field)                                                                    \
+	case unw:                                                                        \
+		return (int)offsetof(struct user_regs_struct, field)
+		R(UNW_X86_64_RAX, rax);
+		R(UNW_X86_64_RDX, rdx);
+		R(UNW_X86_64_RCX, rcx);
+		R(UNW_X86_64_RBX, rbx);
+		R(UNW_X86_64_RSI, rsi);
+		R(UNW_X86_64_RDI, rdi);
+		R(UNW_X86_64_RBP, rbp);
+		R(UNW_X86_64_RSP, rsp);
+		R(UNW_X86_64_R8, r8);
+		R(UNW_X86_64_R9, r9);
+		R(UNW_X86_64_R10, r10);
+		R(UNW_X86_64_R11, r11);
+		R(UNW_X86_64_R12, r12);
+		R(UNW_X86_64_R13, r13);
+		R(UNW_X86_64_R14, r14);
+		R(UNW_X86_64_R15, r15);
+		R(UNW_X86_64_RIP, rip);
+#undef R
+	default:
+		return -1;
+	}
+}
+
+static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write,
+		      void *arg)
+{
+	(void)as;
+	(void)arg;
+	struct fgt_unwinder *u = current;
+	int off = reg_offset(reg);
+	if (write || !u || !u->snap || off < 0)
+		return -UNW_EBADREG;
+	memcpy(val, (const char *)&u->snap->regs + off, sizeof(*val));
+	return 0;
+}
+
+static int access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val,
+			int write, void *arg)
+{
+	(void)as, (void)reg, (void)val, (void)write, (void)arg;
+	return -UNW_EBADREG;
+}
+
+static int resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
+{
+	(void)as, (void)c, (void)arg;
+	return -UNW_EINVAL;
+}
+
+static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+			  int need_unwind_info, void *arg)
+{
+	(void)arg;
+	struct fgt_unwinder *u = current;
+	if (!u)
+		return -UNW_EINVAL;
+	/* libunwind caches what it found, not what it did not: without this, a
+	 * pc with no unwind info (such as _start, the root of every main-thread
+	 * stack) re-reads the maps and re-maps the ELF file on every sample. */
+	if (fgt_hashmap_get(&u->no_info, ip))
+		return -UNW_ENOINFO;
+	int rc = _UPT_find_proc_info(as, ip, pi, need_unwind_info, u->upt);
+	if (rc == -UNW_ENOINFO)
+		fgt_hashmap_put(&u->no_info, ip, u);
+	return rc;
+}
+
+static void put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
+{
+	(void)arg;
+	if (current)
+		_UPT_put_unwind_info(as, pi, current->upt);
+}
+
+static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *dil, void *arg)
+{
+	(void)arg;
+	return current ? _UPT_get_dyn_info_list_addr(as, dil, current->upt)
+		       : -UNW_ENOINFO;
+}
+
+static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len,
+			 unw_word_t *offp, void *arg)
+{
+	(void)as, (void)addr, (void)buf, (void)len, (void)offp, (void)arg;
+	return -UNW_ENOINFO; /* names come from libdw */
+}
+
+static unw_accessors_t accessors = {
+    .find_proc_info = find_proc_info,
+    .put_unwind_info = put_unwind_info,
+    .get_dyn_info_list_addr = get_dyn_info_list_addr,
+    .access_mem = access_mem,
+    .access_reg = access_reg,
+    .access_fpreg = access_fpreg,
+    .resume = resume,
+    .get_proc_name = get_proc_name,
+};
+
+int fgt_unwinder_new(pid_t pid, fgt_is_code_fn is_code, void *ctx,
+		     struct fgt_unwinder **out)
+{
+	struct fgt_unwinder *u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->pages = calloc(PAGE_CACHE, sizeof(*u->pages));
+	u->pid = pid;
+	fgt_hashmap_init(&u->no_info);
+	u->is_code = is_code;
+	u->ctx = ctx;
+	u->as = unw_create_addr_space(&accessors, 0);
+	u->upt = _UPT_create(pid);
+	if (!u->pages || !u->as || !u->upt) {
+		fgt_unwinder_free(u);
+		return -ENOMEM;
+	}
+	/* Register rules are cached per pc, across all target threads. Only the
+	 * worker thread unwinds, so the per-thread cache is the same cache
+	 * without the global one's lock, which blocks signals (two sigprocmask
+	 * calls) around every step. */
+	unw_set_caching_policy(u->as, UNW_CACHE_PER_THREAD);
+	*out = u;
+	return 0;
+}
+
+void fgt_unwinder_free(struct fgt_unwinder *u)
+{
+	if (!u)
+		return;
+	if (u->as)
+		unw_destroy_addr_space(u->as);
+	if (u->upt)
+		_UPT_destroy(u->upt);
+	free(u->pages);
+	fgt_hashmap_free(&u->no_info);
+	if (current == u)
+		current = NULL;
+	free(u);
+}
+
+void fgt_unwinder_flush(struct fgt_unwinder *u)
+{
+	unw_flush_cache(u->as, 0, 0);
+	fgt_hashmap_clear(&u->no_info);
+	for (size_t i = 0; i < PAGE_CACHE; i++)
+		u->pages[i].addr = 0;
+	/* _UPT keeps the last ELF image it mapped; a new handle forgets it. */
+	void *upt = _UPT_create(u->pid);
+	if (upt) {
+		_UPT_destroy(u->upt);
+		u->upt = upt;
+	}
+}
+
+size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
+		  struct fgt_frame_pc *frames, size_t max, bool *truncated, size_t *used)
+{
+	unw_cursor_t cursor;
+	size_t n = 0;
+	bool signal = false;
+
+	current = u;
+	u->snap = s;
+	u->highest = s->stack_addr;
+	*truncated = false;
+	frames[n].pc = s->regs.rip;
+	frames[n].exact = true;
+	n++;
+	if (unw_init_remote(&cursor, u->as, NULL) < 0) {
+		*truncated = true;
+		goto out;
+	}
+	unw_word_t prev_sp = s->regs.rsp;
+	for (;;) {
+		signal = unw_is_signal_frame(&cursor) > 0;
+		int rc = unw_step(&cursor);
+		if (rc == 0)
+			break; /* the outermost frame */
+		if (rc < 0 || n == max) {
+			*truncated = true;
+			break;
+		}
+		unw_word_t ip, sp;
+		unw_get_reg(&cursor, UNW_REG_IP, &ip);
+		unw_get_reg(&cursor, UNW_REG_SP, &sp);
+		/* A corrupt chain can loop or run backwards: stacks grow down, so
+		 * each caller's frame lies above its callee's. */
+		if (ip == 0 || sp < prev_sp) {
+			*truncated = ip != 0;
+			break;
+		}
+		prev_sp = sp;
+		frames[n].pc = ip;
+		frames[n].exact = signal;
+		n++;
+	}
+out:
+	*used = u->highest - s->stack_addr;
+	u->snap = NULL;
+	return n;
+}
+
+void fgt_unwinder_get_stats(const struct fgt_unwinder *u, struct fgt_unwind_stats *st)
+{
+	*st = u->stats;
+}

@@ -1,0 +1,52 @@
+/* fgtrace — unwinding a copied stack with libunwind.
+ *
+ * The thread runs again while this works: registers and stack come from the
+ * snapshot; unwind tables and other code-module memory are read from the live
+ * process with process_vm_readv (they do not change while mapped). Memory that
+ * is neither in the copy nor in a code module is never read: a stack that
+ * needs it is cut there and marked truncated. Worker thread only.
+ */
+#ifndef FGT_UNWIND_H
+#define FGT_UNWIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "snapshot.h"
+
+struct fgt_unwinder;
+
+/* Says whether addr lies in a mapped code module of the process. */
+typedef bool (*fgt_is_code_fn)(void *ctx, uint64_t addr);
+
+struct fgt_frame_pc {
+	uint64_t pc;
+	bool exact; /* pc is the leaf or the interrupted pc under a signal frame,
+		     * not a return address (look it up as is, not at pc-1) */
+};
+
+/* Creates an unwinder for process pid. Returns 0, -ENOMEM, or -EINVAL when
+ * libunwind cannot be set up. Free with fgt_unwinder_free. */
+int fgt_unwinder_new(pid_t pid, fgt_is_code_fn is_code, void *ctx,
+		     struct fgt_unwinder **out);
+void fgt_unwinder_free(struct fgt_unwinder *u);
+
+/* Forgets cached unwind information and memory, after exec or new mappings. */
+void fgt_unwinder_flush(struct fgt_unwinder *u);
+
+/* Unwinds s into frames[0..max) (frames[0] is the leaf). Returns the number of
+ * frames (>= 1 when the snapshot has registers). *truncated is set when the
+ * stack was cut: max reached, the copy too short, or unwinding failed. *used
+ * gets how many bytes of the copy above its start the unwinder needed. */
+size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
+		  struct fgt_frame_pc *frames, size_t max, bool *truncated, size_t *used);
+
+struct fgt_unwind_stats {
+	uint64_t remote_reads; /* process_vm_readv calls for code memory */
+	uint64_t page_hits;    /* reads served by the page cache */
+};
+void fgt_unwinder_get_stats(const struct fgt_unwinder *u, struct fgt_unwind_stats *st);
+
+#endif
