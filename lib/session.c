@@ -451,10 +451,9 @@ static void metadata_json(struct fgt_session *s, struct fgt_strbuf *b)
 	    ws->samples, ts->stops, ts->reused, ts->jobstopped, ts->drops, ts->late,
 	    s->sum.missed_ticks, ts->ticks, ts->threads_seen, ts->signals);
 	fgt_strbuf_printf(b,
-			  ",\"stop_held_ns_total\":%" PRIu64
-			  ",\"stop_held_ns_max\":%" PRIu64
-			  ",\"stop_held_us_histogram\":{",
-			  ts->held_total_ns, ts->held_max_ns);
+			  ",\"stop_held_ns_total\":%" PRIu64 ",\"stop_copy_ns_total\":%" PRIu64
+			  ",\"stop_held_ns_max\":%" PRIu64 ",\"stop_held_us_histogram\":{",
+			  ts->held_total_ns, ts->copy_total_ns, ts->held_max_ns);
 	for (int i = 0; i < FGT_HELD_BUCKETS; i++) {
 		if (i == 0)
 			fgt_strbuf_printf(b, "\"<1\":%" PRIu64, ts->held_hist[i]);

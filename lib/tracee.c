@@ -48,6 +48,7 @@ struct thread {
 	bool sampled;		   /* the worker has a stack for this thread */
 	bool inflight;		   /* counts against MAX_INFLIGHT */
 	uint64_t interrupt_ns;	   /* when PTRACE_INTERRUPT was sent */
+	uint64_t seen_ns;	   /* when its stop was reaped */
 	struct fgt_snapshot *snap; /* buffer for the pending stop */
 };
 
@@ -446,7 +447,8 @@ static struct fgt_snapshot *take_sample(struct fgt_tracee *t, struct thread *th,
 	s->kind = FGT_SNAP_SAMPLE;
 	s->tid = th->tid;
 	s->jobstop = stopped;
-	s->ts_ns = since_start(t, now_ns());
+	th->seen_ns = now_ns();
+	s->ts_ns = since_start(t, th->seen_ns);
 	copy_stack(t, s);
 	return s;
 }
@@ -455,7 +457,9 @@ static void finish_sample(struct fgt_tracee *t, struct thread *th, struct fgt_sn
 {
 	if (!s)
 		return;
-	s->held_ns = now_ns() - th->interrupt_ns;
+	uint64_t now = now_ns();
+	s->held_ns = now - th->interrupt_ns;
+	t->stats.copy_total_ns += now - th->seen_ns;
 	record_held(t, s->held_ns);
 	th->sampled = true;
 	th->stopped_last = true;

@@ -30,7 +30,9 @@ struct fgt_tracee_stats {
 	uint64_t threads_seen;	/* distinct threads seen */
 	uint64_t threads_live;	/* threads traced now */
 	uint64_t copied_bytes;	/* stack bytes copied */
-	uint64_t held_total_ns; /* sum of stop-to-resume times */
+	uint64_t held_total_ns; /* sum of interrupt-to-resume times: an upper bound of
+				 * the pauses (a thread runs until it reaches its stop) */
+	uint64_t copy_total_ns; /* sum of stop-reaped-to-resume times: fgtrace's own part */
 	uint64_t held_max_ns;
 	uint64_t held_hist[FGT_HELD_BUCKETS];
 };

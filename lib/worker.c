@@ -20,10 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define NAME_CHECK_NS (100 * 1000000ull) /* re-read a thread's name this often */
 #define FLUSH_NS      (250 * 1000000ull) /* push output to the file this often */
+#define WORKER_NICE 5 /* the worker yields to the tracer */
 
 struct wthread {
 	pid_t tid;
@@ -459,6 +462,10 @@ static void *worker_main(void *arg)
 	struct fgt_worker *w = arg;
 	struct fgt_snapshot *s;
 	char name[64];
+	/* The tracer must never wait for the worker: a target thread is held
+	 * stopped while the tracer copies it. Nice only this thread, so the
+	 * tracer preempts it at once (the queue absorbs, or counts drops). */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
 	w->last_flush_ns = now_ns();
 	/* A launched command is named at its exec, not as fgtrace's child. */
 	if (!w->cfg->command && fgt_procfs_read_comm(w->pid, 0, name, sizeof(name)) == 0)
