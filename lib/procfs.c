@@ -223,6 +223,23 @@ int fgt_procfs_read_timeslices(int fd, uint64_t *timeslices)
 	return fgt_procfs_parse_schedstat(buf, (size_t)n, &run, &wait, timeslices);
 }
 
+int fgt_procfs_read_syscall(pid_t pid, pid_t tid, long *nr)
+{
+	char path[64], buf[256];
+	proc_path(path, sizeof(path), pid, tid, "syscall");
+	ssize_t n = read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	if (strncmp(buf, "running", 7) == 0)
+		return -EAGAIN;
+	char *end;
+	long v = strtol(buf, &end, 10);
+	if (end == buf)
+		return -EINVAL;
+	*nr = v;
+	return 0;
+}
+
 static int cmp_pid(const void *a, const void *b)
 {
 	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;

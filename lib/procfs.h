@@ -55,6 +55,10 @@ int fgt_procfs_open_schedstat(pid_t pid, pid_t tid);
  * times a second on the sampling path: one syscall, no allocation. */
 int fgt_procfs_read_timeslices(int fd, uint64_t *timeslices);
 
+/* The syscall number a thread is blocked in, from /proc/PID/task/TID/syscall:
+ * >= 0, or -1 when it is not in a syscall. -EAGAIN when the thread is running. */
+int fgt_procfs_read_syscall(pid_t pid, pid_t tid, long *nr);
+
 /* Thread ids of pid, ascending. *tids is malloc'd; the caller frees it. */
 int fgt_procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n);
 /* /proc/PID/comm (tid 0) or /proc/PID/task/TID/comm without its newline. */

@@ -445,10 +445,10 @@ static void metadata_json(struct fgt_session *s, struct fgt_strbuf *b)
 	fgt_strbuf_printf(
 	    b,
 	    ",\"samples\":%" PRIu64 ",\"stops\":%" PRIu64 ",\"stops_avoided\":%" PRIu64
-	    ",\"jobstopped_samples\":%" PRIu64 ",\"dropped\":%" PRIu64
+	    ",\"jobstopped_samples\":%" PRIu64 ",\"blocked_samples\":%" PRIu64 ",\"dropped\":%" PRIu64
 	    ",\"late\":%" PRIu64 ",\"missed_ticks\":%" PRIu64 ",\"ticks\":%" PRIu64
 	    ",\"threads_seen\":%" PRIu64 ",\"signals_forwarded\":%" PRIu64,
-	    ws->samples, ts->stops, ts->reused, ts->jobstopped, ts->drops, ts->late,
+	    ws->samples, ts->stops, ts->reused, ts->jobstopped, ts->blocked, ts->drops, ts->late,
 	    s->sum.missed_ticks, ts->ticks, ts->threads_seen, ts->signals);
 	fgt_strbuf_printf(b,
 			  ",\"stop_held_ns_total\":%" PRIu64 ",\"stop_copy_ns_total\":%" PRIu64

@@ -18,6 +18,8 @@ enum fgt_snap_kind {
 	FGT_SNAP_SAMPLE,  /* regs + stack copied at a stop */
 	FGT_SNAP_REUSED,  /* thread has not run since its last sample: same stack */
 	FGT_SNAP_JOBSTOP, /* thread is in a job-control stop: same stack, state stopped */
+	FGT_SNAP_BLOCKED, /* in uninterruptible sleep, not stoppable: same stack;
+			   * regs.orig_rax holds its syscall, or -1 */
 	FGT_SNAP_THREAD_NEW,  /* a thread appeared (attach, clone) */
 	FGT_SNAP_THREAD_EXIT, /* a thread is gone; close its spans at its last sample */
 	FGT_SNAP_EXEC,	      /* the process called exec: new image, old threads gone */

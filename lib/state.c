@@ -27,3 +27,11 @@ void fgt_state_name(long nr, bool jobstop, char *buf, size_t cap)
 	else
 		snprintf(buf, cap, "sys_%ld", nr);
 }
+
+void fgt_state_blocked_name(long nr, char *buf, size_t cap)
+{
+	if (nr < 0)
+		snprintf(buf, cap, "blocked");
+	else
+		fgt_state_name(nr, false, buf, cap);
+}

@@ -15,4 +15,8 @@ const char *fgt_syscall_name(long nr);
  * "sys_123" for a number without a name, or "stopped". */
 void fgt_state_name(long nr, bool jobstop, char *buf, size_t cap);
 
+/* The state of a thread in uninterruptible sleep: "sys_NAME" when it is in
+ * syscall nr, else "blocked" (a page fault, for one). */
+void fgt_state_blocked_name(long nr, char *buf, size_t cap);
+
 #endif

@@ -489,6 +489,30 @@ static void push_reuse(struct fgt_tracee *t, struct thread *th, enum fgt_snap_ki
 		t->stats.jobstopped++;
 }
 
+/* A thread whose stop is long overdue may be in uninterruptible sleep, which
+ * no signal or ptrace request ends: show it as blocked (in its syscall, if
+ * any) on its last stack, from /proc, without waiting for it. */
+static void push_blocked(struct fgt_tracee *t, struct thread *th)
+{
+	struct fgt_proc_stat st;
+	long nr = -1;
+	if (!th->sampled || now_ns() - th->interrupt_ns < LATE_NS ||
+	    fgt_procfs_read_stat(t->pid, th->tid, &st) < 0 || st.state != 'D')
+		return;
+	fgt_procfs_read_syscall(t->pid, th->tid, &nr);
+	struct fgt_snapshot *s = fgt_queue_get(t->queue, false);
+	if (!s) {
+		t->stats.drops++;
+		return;
+	}
+	s->kind = FGT_SNAP_BLOCKED;
+	s->tid = th->tid;
+	s->ts_ns = since_start(t, now_ns());
+	s->regs.orig_rax = (unsigned long)nr;
+	fgt_queue_push(t->queue, s, false);
+	t->stats.blocked++;
+}
+
 /* True when the thread sleeps (S, D or I in /proc/PID/task/TID/stat). */
 static bool is_asleep(const struct fgt_tracee *t, const struct thread *th)
 {
@@ -536,6 +560,10 @@ size_t fgt_tracee_tick(struct fgt_tracee *t)
 			continue;
 		case TH_RUNNING:
 			break;
+		case TH_INTERRUPTING:
+			t->stats.late++;
+			push_blocked(t, th);
+			continue;
 		default:
 			t->stats.late++;
 			continue;

@@ -23,6 +23,7 @@ struct fgt_tracee_stats {
 	uint64_t stops;	     /* samples taken by stopping a thread */
 	uint64_t reused;     /* samples reused because the thread had not run */
 	uint64_t jobstopped; /* samples of threads in a job-control stop */
+	uint64_t blocked;    /* samples of threads in uninterruptible sleep */
 	uint64_t drops;	     /* samples dropped: the worker was behind */
 	uint64_t late;	     /* samples skipped: the thread's previous stop was pending */
 	uint64_t vanished;   /* threads gone between interrupt and stop (races) */

@@ -451,6 +451,7 @@ static void process(struct fgt_worker *w, const struct fgt_snapshot *s)
 		break;
 	case FGT_SNAP_REUSED:
 	case FGT_SNAP_JOBSTOP:
+	case FGT_SNAP_BLOCKED:
 		if ((t = fgt_tidmap_get(&w->threads, s->tid)))
 			on_reuse(w, t, s);
 		break;
