@@ -30,6 +30,7 @@ struct fgt_symbolizer {
 	char *debuginfo_path;
 	Dwfl_Callbacks callbacks;
 	uint64_t last_refresh_ns;
+	uint64_t generation;		/* module scans so far */
 	struct fgt_perfmap *perfmap;	/* JIT symbols, or NULL */
 	struct fgt_hashmap modules;	/* start address -> struct fgt_module */
 	struct fgt_hashmap funcs;	/* identity key -> struct fgt_func */
@@ -139,6 +140,7 @@ static int report(struct fgt_symbolizer *s)
 	dwfl_report_end(s->dwfl, NULL, NULL);
 	s->last_refresh_ns = now_ns();
 	s->stats.refreshes++;
+	s->generation++;
 	return rc == 0 ? 0 : rc > 0 ? -rc : -EIO;
 }
 
@@ -226,10 +228,17 @@ int fgt_symbolizer_reset(struct fgt_symbolizer *s)
 	return report(s);
 }
 
+static Dwfl_Module *find_module(struct fgt_symbolizer *s, uint64_t addr);
+
 bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr)
 {
 	struct fgt_symbolizer *s = symbolizer;
-	return dwfl_addrmodule(s->dwfl, addr) != NULL;
+	return find_module(s, addr) != NULL;
+}
+
+uint64_t fgt_symbolizer_generation(const struct fgt_symbolizer *s)
+{
+	return s->generation;
 }
 
 /* ---- modules ------------------------------------------------------------- */
@@ -517,19 +526,26 @@ static size_t dwarf_lines(struct fgt_symbolizer *s, const struct fgt_module *m,
 	return k;
 }
 
+/* Rescans the modules (and the perf map) if the last scan is old enough:
+ * a library loaded since (dlopen, or the dynamic loader still at work right
+ * after exec), or JIT code added to the map. Returns true when it rescanned. */
+static bool maybe_refresh(struct fgt_symbolizer *s)
+{
+	if (now_ns() - s->last_refresh_ns <= REFRESH_NS)
+		return false;
+	report(s);
+	if (s->perfmap)
+		fgt_perfmap_refresh(s->perfmap);
+	/* Unknown pcs may be known now; their old locations stay valid. */
+	fgt_hashmap_clear(&s->unknown);
+	return true;
+}
+
 static Dwfl_Module *find_module(struct fgt_symbolizer *s, uint64_t addr)
 {
 	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
-	if (!mod && now_ns() - s->last_refresh_ns > REFRESH_NS) {
-		/* Perhaps a library loaded after the last scan (dlopen), or JIT
-		 * code added to the perf map since. */
-		report(s);
-		if (s->perfmap)
-			fgt_perfmap_refresh(s->perfmap);
-		/* Unknown pcs may be known now; their old locations stay valid. */
-		fgt_hashmap_clear(&s->unknown);
+	if (!mod && maybe_refresh(s))
 		mod = dwfl_addrmodule(s->dwfl, addr);
-	}
 	return mod;
 }
 
@@ -574,7 +590,8 @@ const struct fgt_location *fgt_symbolizer_lookup(struct fgt_symbolizer *s, uint6
 	uint64_t key = pc | (exact ? 1ull << 63 : 0);
 	s->stats.lookups++;
 	struct fgt_location *l = fgt_hashmap_get(&s->locations, key);
-	if (!l)
+	/* A pc unknown when first seen is looked up again after a rescan. */
+	if (!l && !(fgt_hashmap_get(&s->unknown, key) && maybe_refresh(s)))
 		l = fgt_hashmap_get(&s->unknown, key);
 	if (l) {
 		s->stats.hits++;

@@ -53,8 +53,12 @@ const struct fgt_location *fgt_symbolizer_pseudo_location(struct fgt_symbolizer 
 /* Re-reads the module list after exec (the image changed). Returns 0 or -errno. */
 int fgt_symbolizer_reset(struct fgt_symbolizer *s);
 
-/* True when addr lies in a module of the process (unwinder's memory check). */
+/* True when addr lies in a module of the process (unwinder's memory check).
+ * May rescan the modules, at most every 100 ms. */
 bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr);
+
+/* Counts module rescans: when it changes, what failed before may work now. */
+uint64_t fgt_symbolizer_generation(const struct fgt_symbolizer *s);
 
 void fgt_symbolizer_get_stats(const struct fgt_symbolizer *s,
 			      struct fgt_symbolizer_stats *st);

@@ -45,6 +45,7 @@ struct thread {
 	int schedstat_fd;	   /* -1 when it could not be opened */
 	uint64_t last_slices;	   /* schedstat field 3 at the last decision */
 	bool stopped_last;	   /* our stop added 2 to last_slices */
+	bool stopped_blocked;	   /* ... and it interrupted a blocking syscall */
 	bool sampled;		   /* the worker has a stack for this thread */
 	bool inflight;		   /* counts against MAX_INFLIGHT */
 	uint64_t interrupt_ns;	   /* when PTRACE_INTERRUPT was sent */
@@ -453,6 +454,17 @@ static struct fgt_snapshot *take_sample(struct fgt_tracee *t, struct thread *th,
 	return s;
 }
 
+/* True when the stop interrupted a thread asleep in a syscall that the kernel
+ * restarts on resume (rax holds -ERESTART*): the resume puts it straight back
+ * to sleep. Only such a stop adds exactly 2 to a thread that then stays
+ * asleep. A thread stopped in user code runs on after the resume. */
+static bool interrupted_blocking_call(const struct user_regs_struct *r)
+{
+	long rax = (long)r->rax;
+	return (long)r->orig_rax >= 0 &&
+	       (rax == -512 || rax == -513 || rax == -514 || rax == -516);
+}
+
 static void finish_sample(struct fgt_tracee *t, struct thread *th, struct fgt_snapshot *s)
 {
 	if (!s)
@@ -463,6 +475,7 @@ static void finish_sample(struct fgt_tracee *t, struct thread *th, struct fgt_sn
 	record_held(t, s->held_ns);
 	th->sampled = true;
 	th->stopped_last = true;
+	th->stopped_blocked = interrupted_blocking_call(&s->regs);
 	t->stats.stops++;
 	fgt_queue_push(t->queue, s, false);
 }
@@ -526,9 +539,10 @@ static bool is_asleep(const struct fgt_tracee *t, const struct thread *th)
  * scheduled since its last sample, so its stack cannot have changed.
  * A thread that stays on a CPU is not scheduled in either, and our own stop
  * can add exactly 2 to a running thread too (the resume, and a preemption by
- * the tracer). So after each of our stops the count is trusted only once the
- * thread is seen asleep; from then on it cannot run again without being
- * scheduled in, which moves the count. */
+ * the tracer), which then runs on and falls asleep. So after each of our
+ * stops the count is trusted only when that stop interrupted a restartable
+ * blocking syscall and the thread is seen asleep again; from then on it
+ * cannot run without being scheduled in, which moves the count. */
 static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
 {
 	uint64_t slices;
@@ -537,7 +551,8 @@ static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
 		return false;
 	bool after_stop = th->stopped_last;
 	uint64_t expect = th->last_slices + (after_stop ? 2 : 0);
-	bool same = th->sampled && slices == expect && (!after_stop || is_asleep(t, th));
+	bool same = th->sampled && slices == expect &&
+		    (!after_stop || (th->stopped_blocked && is_asleep(t, th)));
 	th->last_slices = slices;
 	th->stopped_last = false;
 	return same;

@@ -2,10 +2,13 @@
 #include "unwind.h"
 #include "hashmap.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <stdio.h>
 #include <libunwind-ptrace.h>
 #include <libunwind.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -32,6 +35,8 @@ struct fgt_unwinder {
 	uint64_t highest;		 /* highest stack address read */
 	struct cached_page *pages;
 	struct fgt_hashmap no_info; /* pcs libunwind has no unwind info for */
+	unw_dyn_info_t vdso;	    /* the vdso's unwind table; start_ip 0 if unknown */
+	bool vdso_looked_up;
 	struct fgt_unwind_stats stats;
 };
 
@@ -140,6 +145,65 @@ static int resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
 	return -UNW_EINVAL;
 }
 
+/* libunwind's remote table search: exported, but not in its headers. */
+extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip,
+					      unw_dyn_info_t *di, unw_proc_info_t *pi,
+					      int need_unwind_info, void *arg);
+
+static bool read_remote(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec l = {buf, len}, r = {(void *)addr, len};
+	return process_vm_readv(pid, &l, 1, &r, 1, 0) == (ssize_t)len;
+}
+
+/* Finds the vdso's .eh_frame_hdr binary-search table in the target's memory,
+ * the way libunwind finds a file's. */
+static void find_vdso_table(struct fgt_unwinder *u)
+{
+	char path[64], line[256];
+	uint64_t start = 0, end = 0;
+	u->vdso_looked_up = true;
+	memset(&u->vdso, 0, sizeof(u->vdso));
+	snprintf(path, sizeof(path), "/proc/%d/maps", u->pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "[vdso]") &&
+		    sscanf(line, "%" SCNx64 "-%" SCNx64, &start, &end) == 2)
+			break;
+	fclose(f);
+	Elf64_Ehdr eh;
+	if (!start || !read_remote(u->pid, start, &eh, sizeof(eh)) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_phnum > 64)
+		return;
+	Elf64_Phdr ph[64];
+	if (!read_remote(u->pid, start + eh.e_phoff, ph, eh.e_phnum * sizeof(ph[0])))
+		return;
+	uint64_t bias = start, hdr = 0;
+	for (int i = 0; i < eh.e_phnum; i++) {
+		if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
+			bias = start - ph[i].p_vaddr;
+		if (ph[i].p_type == PT_GNU_EH_FRAME)
+			hdr = ph[i].p_vaddr;
+	}
+	unsigned char h[12];
+	if (!hdr || !read_remote(u->pid, bias + hdr, h, sizeof(h)))
+		return;
+	/* version 1; eh_frame_ptr pcrel|sdata4; fde_count udata4; table
+	 * datarel|sdata4: what every linker writes for the vdso. */
+	if (h[0] != 1 || h[1] != 0x1b || h[2] != 0x03 || h[3] != 0x3b)
+		return;
+	uint32_t count;
+	memcpy(&count, h + 8, sizeof(count));
+	u->vdso.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	u->vdso.start_ip = start;
+	u->vdso.end_ip = end;
+	u->vdso.u.rti.segbase = bias + hdr;
+	u->vdso.u.rti.table_data = bias + hdr + 12;
+	u->vdso.u.rti.table_len = count * 8 / sizeof(unw_word_t);
+}
+
 static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
 			  int need_unwind_info, void *arg)
 {
@@ -152,6 +216,12 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	 * stack) re-reads the maps and re-maps the ELF file on every sample. */
 	if (fgt_hashmap_get(&u->no_info, ip))
 		return -UNW_ENOINFO;
+	/* The vdso has no file for _UPT to read its unwind table from. */
+	if (!u->vdso_looked_up)
+		find_vdso_table(u);
+	if (u->vdso.start_ip && ip >= u->vdso.start_ip && ip < u->vdso.end_ip)
+		return _Ux86_64_dwarf_search_unwind_table(as, ip, &u->vdso, pi,
+							  need_unwind_info, u->upt);
 	int rc = _UPT_find_proc_info(as, ip, pi, need_unwind_info, u->upt);
 	if (rc == -UNW_ENOINFO)
 		fgt_hashmap_put(&u->no_info, ip, u);
@@ -235,6 +305,7 @@ void fgt_unwinder_flush(struct fgt_unwinder *u)
 {
 	unw_flush_cache(u->as, 0, 0);
 	fgt_hashmap_clear(&u->no_info);
+	u->vdso_looked_up = false; /* a new image after exec */
 	for (size_t i = 0; i < PAGE_CACHE; i++)
 		u->pages[i].addr = 0;
 	/* _UPT keeps the last ELF image it mapped; a new handle forgets it. */
@@ -243,6 +314,14 @@ void fgt_unwinder_flush(struct fgt_unwinder *u)
 		_UPT_destroy(u->upt);
 		u->upt = upt;
 	}
+}
+
+void fgt_unwinder_forget_failures(struct fgt_unwinder *u)
+{
+	fgt_hashmap_clear(&u->no_info);
+	for (size_t i = 0; i < PAGE_CACHE; i++)
+		if (!u->pages[i].readable)
+			u->pages[i].addr = 0;
 }
 
 size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,

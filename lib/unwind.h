@@ -36,6 +36,10 @@ void fgt_unwinder_free(struct fgt_unwinder *u);
 /* Forgets cached unwind information and memory, after exec or new mappings. */
 void fgt_unwinder_flush(struct fgt_unwinder *u);
 
+/* Forgets the pcs that had no unwind information (after a module rescan,
+ * they may have some now). */
+void fgt_unwinder_forget_failures(struct fgt_unwinder *u);
+
 /* Unwinds s into frames[0..max) (frames[0] is the leaf). Returns the number of
  * frames (>= 1 when the snapshot has registers). *truncated is set when the
  * stack was cut: max reached, the copy too short, or unwinding failed. *used

@@ -26,7 +26,7 @@
 
 #define NAME_CHECK_NS (100 * 1000000ull) /* re-read a thread's name this often */
 #define FLUSH_NS      (250 * 1000000ull) /* push output to the file this often */
-#define WORKER_NICE 5 /* the worker yields to the tracer */
+#define WORKER_NICE   5			 /* the worker yields to the tracer */
 
 struct wthread {
 	pid_t tid;
@@ -56,7 +56,8 @@ struct fgt_worker {
 	struct fgt_unwinder *unw;
 	struct fgt_tidmap threads;
 	long next_sort_index;
-	bool exec_seen; /* attach mode, or the launched command has exec'd */
+	bool exec_seen;		 /* attach mode, or the launched command has exec'd */
+	uint64_t sym_generation; /* module scans the unwinder has caught up with */
 	uint64_t end_ns;
 	uint64_t last_flush_ns;
 	struct fgt_frame_pc frames[FGT_MAX_FRAMES];
@@ -340,6 +341,11 @@ static void on_sample(struct fgt_worker *w, struct wthread *t,
 {
 	if (ensure_symbols(w) < 0)
 		return;
+	uint64_t gen = fgt_symbolizer_generation(w->sym);
+	if (gen != w->sym_generation) {
+		fgt_unwinder_forget_failures(w->unw);
+		w->sym_generation = gen;
+	}
 	uint64_t t0 = now_ns();
 	bool truncated;
 	size_t used;

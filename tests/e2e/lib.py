@@ -51,16 +51,19 @@ def read_line(proc, timeout=10):
 
 
 def start_target(name, args=(), env=None, **kw):
-    """Starts a target and waits for its "ready" handshake line."""
+    """Starts a target and waits for its "ready" handshake line; words after
+    "ready" on that line are kept in p.ready_args."""
     e = dict(os.environ)
     if env:
         e.update(env)
     p = subprocess.Popen([target(name)] + [str(a) for a in args], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True, env=e, **kw)
     line = read_line(p, 10)
-    if line.strip() != "ready":
+    words = line.split()
+    if not words or words[0] != "ready":
         p.kill()
         raise AssertionError(f"{name} did not say ready: {line!r}")
+    p.ready_args = words[1:]
     return p
 
 
