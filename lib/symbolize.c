@@ -482,7 +482,19 @@ static bool is_function_scope(Dwarf_Die *die)
 	       tag == DW_TAG_entry_point;
 }
 
-/* Fills lines[] innermost first from the DWARF scopes at addr. */
+/* The innermost function-like scope of scopes[from..n), or -1. */
+static int first_function_scope(Dwarf_Die *scopes, int n, int from)
+{
+	for (int i = from; i < n; i++)
+		if (is_function_scope(&scopes[i]))
+			return i;
+	return -1;
+}
+
+/* Fills lines[] innermost first from the DWARF scopes at addr. dwarf_getscopes
+ * follows an inlined instance with its abstract definition's scopes, not its
+ * caller's, so each caller is found through the inlined instance's concrete
+ * containers (dwarf_getscopes_die), as eu-addr2line -i does. */
 static size_t dwarf_lines(struct fgt_symbolizer *s, const struct fgt_module *m,
 			  Dwfl_Module *mod, uint64_t addr, struct fgt_line *lines,
 			  size_t max)
@@ -493,19 +505,22 @@ static size_t dwarf_lines(struct fgt_symbolizer *s, const struct fgt_module *m,
 		return 0;
 	Dwarf_Die *scopes = NULL;
 	int n = dwarf_getscopes(cu, addr - bias, &scopes);
-	if (n <= 0)
+	int i = n > 0 ? first_function_scope(scopes, n, 0) : -1;
+	if (i < 0) {
+		free(scopes);
 		return 0;
+	}
+	Dwarf_Die cur = scopes[i];
+	free(scopes);
 	int cur_line = 0;
 	Dwfl_Line *dl = dwfl_module_getsrc(mod, addr);
 	if (dl)
 		dwfl_lineinfo(dl, NULL, &cur_line, NULL, NULL, NULL);
 	size_t k = 0;
-	for (int i = 0; i < n && k < max; i++) {
-		if (!is_function_scope(&scopes[i]))
-			continue;
-		bool inl = dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine;
-		const struct fgt_func *f = dwarf_func(
-		    s, m, &scopes[i], inl ? FGT_FUNC_INLINE : FGT_FUNC_FUNCTION);
+	while (k < max) {
+		bool inl = dwarf_tag(&cur) == DW_TAG_inlined_subroutine;
+		const struct fgt_func *f =
+		    dwarf_func(s, m, &cur, inl ? FGT_FUNC_INLINE : FGT_FUNC_FUNCTION);
 		if (!f)
 			break;
 		lines[k].func = f;
@@ -516,13 +531,19 @@ static size_t dwarf_lines(struct fgt_symbolizer *s, const struct fgt_module *m,
 		/* The caller's line is where this inlined copy was called. */
 		Dwarf_Attribute attr;
 		Dwarf_Word w = 0;
-		if (dwarf_attr(&scopes[i], DW_AT_call_line, &attr) &&
-		    dwarf_formudata(&attr, &w) == 0)
-			cur_line = (int)w;
-		else
-			cur_line = 0;
+		cur_line = dwarf_attr(&cur, DW_AT_call_line, &attr) &&
+				   dwarf_formudata(&attr, &w) == 0
+			       ? (int)w
+			       : 0;
+		Dwarf_Die *chain = NULL;
+		int c = dwarf_getscopes_die(&cur, &chain);
+		int j = c > 1 ? first_function_scope(chain, c, 1) : -1;
+		if (j >= 0)
+			cur = chain[j];
+		free(chain);
+		if (j < 0)
+			break;
 	}
-	free(scopes);
 	return k;
 }
 
