@@ -2,9 +2,12 @@
 #include "strbuf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define MIN_CAP 256
 
 void fgt_strbuf_init(struct fgt_strbuf *b)
 {
@@ -25,14 +28,20 @@ void fgt_strbuf_reset(struct fgt_strbuf *b)
 		b->s[0] = '\0';
 }
 
+/* Makes room for extra more bytes plus the NUL; false (and oom) if it cannot. */
 static bool reserve(struct fgt_strbuf *b, size_t extra)
 {
 	if (b->oom)
 		return false;
-	if (b->len + extra + 1 <= b->cap)
+	if (extra < b->cap - b->len)
 		return true;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + extra + 1)
+	if (extra > SIZE_MAX / 2 - b->len - 1) {
+		b->oom = true;
+		return false;
+	}
+	size_t need = b->len + extra + 1;
+	size_t cap = b->cap ? b->cap : MIN_CAP;
+	while (cap < need)
 		cap *= 2;
 	char *s = realloc(b->s, cap);
 	if (!s) {
@@ -48,7 +57,8 @@ void fgt_strbuf_append(struct fgt_strbuf *b, const void *p, size_t n)
 {
 	if (!reserve(b, n))
 		return;
-	memcpy(b->s + b->len, p, n);
+	if (n)
+		memcpy(b->s + b->len, p, n);
 	b->len += n;
 	b->s[b->len] = '\0';
 }
@@ -69,18 +79,21 @@ void fgt_strbuf_putc(struct fgt_strbuf *b, char c)
 void fgt_strbuf_printf(struct fgt_strbuf *b, const char *fmt, ...)
 {
 	va_list ap;
-	size_t room = b->cap > b->len ? b->cap - b->len : 0;
-	va_start(ap, fmt);
-	int n = b->oom ? -1 : vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
-	va_end(ap);
-	if (n < 0)
+	/* Try the room there is first: most records fit, so one pass suffices. */
+	if (!reserve(b, 64))
 		return;
-	if ((size_t)n >= room) {
-		if (!reserve(b, (size_t)n))
-			return;
+	size_t room = b->cap - b->len;
+	va_start(ap, fmt);
+	int n = vsnprintf(b->s + b->len, room, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n >= room && reserve(b, (size_t)n)) {
 		va_start(ap, fmt);
-		vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+		n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
 		va_end(ap);
+	}
+	if (n < 0 || b->oom || (size_t)n >= b->cap - b->len) {
+		b->s[b->len] = '\0'; /* drop whatever part was written */
+		return;
 	}
 	b->len += (size_t)n;
 }
