@@ -1,73 +1,138 @@
 """Helpers for fgtrace's end-to-end tests: run the real binary on real target
-programs and read the real output. Standard library only."""
+programs and read the real output. Standard library only.
+
+Synchronisation is never a blind sleep: targets print a "ready" line when they
+are in place, and anything else is polled from /proc with a deadline."""
+import atexit
 import gzip
 import json
+import math
 import os
-import re
 import select
 import subprocess
 import tempfile
 import time
-from collections import defaultdict
+import zlib
+from collections import defaultdict, namedtuple
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FGTRACE = Path(os.environ.get("FGTRACE", ROOT / "fgtrace"))
+TARGETS = ROOT / "build" / "targets"
+READY_TIMEOUT = 10
 
 
 class Skip(Exception):
-    """Raised by a test that cannot run here, with the reason."""
+    """Raised by a test that cannot run here; the message says why."""
 
 
 def target(name):
-    for p in (ROOT / "build" / "targets" / name, ROOT / "tests" / "targets" / name):
-        if p.exists():
-            return str(p)
-    raise AssertionError(f"test target {name} is not built (make targets)")
+    """The path of a built test target (tests/targets/NAME.c)."""
+    path = TARGETS / name
+    if not path.exists():
+        raise AssertionError(f"test target {name} is not built: expected {path} "
+                             "(run `make targets`)")
+    return str(path)
 
 
 def tmpdir():
-    return Path(tempfile.mkdtemp(prefix="fgtrace-test-"))
+    """A fresh directory for one test's files. Under the runner it lies in the
+    test's own directory, which the runner keeps when the test fails."""
+    base = os.environ.get("FGTRACE_TEST_TMP")
+    if base:
+        os.makedirs(base, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="fgtrace-test-", dir=base))
+
+
+def _argv(args):
+    if not FGTRACE.exists():
+        raise AssertionError(f"{FGTRACE} is not built (run `make build`)")
+    return [str(FGTRACE)] + [str(a) for a in args]
 
 
 def run_fgtrace(args, timeout=60, **kw):
     """Runs fgtrace to completion; returns (returncode, stdout, stderr)."""
-    p = subprocess.run([str(FGTRACE)] + [str(a) for a in args], capture_output=True,
-                       text=True, timeout=timeout, **kw)
+    try:
+        p = subprocess.run(_argv(args), capture_output=True, text=True, timeout=timeout,
+                           **kw)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"fgtrace {' '.join(map(str, args))} did not finish within "
+                             f"{timeout}s; stderr so far: {e.stderr!r}") from None
     return p.returncode, p.stdout, p.stderr
 
 
 def start_fgtrace(args, **kw):
-    return subprocess.Popen([str(FGTRACE)] + [str(a) for a in args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    """Starts fgtrace in the background, stdout and stderr piped (text)."""
+    p = subprocess.Popen(_argv(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, **kw)
+    _started.append(p)
+    return p
 
 
-def read_line(proc, timeout=10):
-    """Reads one line from proc.stdout within timeout seconds."""
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    if not ready:
-        raise AssertionError(f"no output from pid {proc.pid} within {timeout}s")
-    return proc.stdout.readline()
+# Processes a test started; whatever still runs when the test ends is killed,
+# so that a failed test leaves no spinning target behind.
+_started = []
+
+
+@atexit.register
+def _kill_leftovers():
+    for p in _started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def _read_line_raw(p, deadline):
+    """One line from p.stdout, read byte by byte from the descriptor so that
+    nothing after the newline is swallowed by a buffer."""
+    fd = p.stdout.fileno()
+    line = b""
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return line.decode(errors="replace"), "timeout"
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        byte = os.read(fd, 1)
+        if not byte:
+            return line.decode(errors="replace"), "eof"
+        line += byte
+    return line.decode(errors="replace"), None
+
+
+def read_line(p, timeout=10):
+    """One line of p.stdout within timeout seconds."""
+    line, problem = _read_line_raw(p, time.monotonic() + timeout)
+    if problem:
+        raise AssertionError(f"pid {p.pid}: no full line on stdout within {timeout}s "
+                             f"({problem}); got {line!r}")
+    return line
 
 
 def start_target(name, args=(), env=None, **kw):
-    """Starts a target and waits for its "ready" handshake line; words after
-    "ready" on that line are kept in p.ready_args."""
+    """Starts a target with stdin and stdout piped (text) and waits for its
+    "ready" line. Words after "ready" on that line are kept in p.ready_args."""
     e = dict(os.environ)
-    if env:
-        e.update(env)
+    e.update(env or {})
     p = subprocess.Popen([target(name)] + [str(a) for a in args], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True, env=e, **kw)
-    line = read_line(p, 10)
+    _started.append(p)
+    line, problem = _read_line_raw(p, time.monotonic() + READY_TIMEOUT)
     words = line.split()
-    if not words or words[0] != "ready":
+    if problem or not words or words[0] != "ready":
         p.kill()
-        raise AssertionError(f"{name} did not say ready: {line!r}")
+        rc = p.wait()
+        why = {"timeout": f"nothing within {READY_TIMEOUT}s", "eof": "stdout closed"}
+        raise AssertionError(f"target {name} {list(args)} did not say ready "
+                             f"({why.get(problem, 'wrong line')}): got {line!r}, "
+                             f"exit status {rc}")
     p.ready_args = words[1:]
     return p
 
 
-def stop_target(p):
+def stop_target(p, timeout=10):
+    """Sends "q" and closes stdin; returns the target's exit status."""
     try:
         p.stdin.write("q\n")
         p.stdin.flush()
@@ -75,118 +140,215 @@ def stop_target(p):
     except (BrokenPipeError, ValueError):
         pass
     try:
-        return p.wait(10)
+        return p.wait(timeout)
     except subprocess.TimeoutExpired:
+        state = proc_state(p.pid) if os.path.exists(f"/proc/{p.pid}") else "?"
         p.kill()
         p.wait()
-        raise AssertionError(f"target {p.pid} did not exit after q")
+        raise AssertionError(f"target {p.pid} did not exit within {timeout}s after 'q' "
+                             f"(state {state})") from None
 
 
 def parse_stat(text):
-    """(comm, state) from a /proc stat line; comm runs to the LAST ')'."""
+    """(comm, state) from a /proc stat line. comm may hold spaces and ')', so
+    it runs to the LAST ')'."""
     close = text.rindex(")")
     return text[text.index("(") + 1:close], text[close + 2]
 
 
+def _task(pid, tid):
+    return f"/proc/{pid}/task/{tid}" if tid else f"/proc/{pid}"
+
+
 def proc_state(pid, tid=None):
-    path = f"/proc/{pid}/task/{tid}/stat" if tid else f"/proc/{pid}/stat"
-    with open(path) as f:
+    """The state letter of a process or one of its threads (R, S, D, t, T...)."""
+    with open(f"{_task(pid, tid)}/stat") as f:
         return parse_stat(f.read())[1]
 
 
-def status_field(pid, key):
-    with open(f"/proc/{pid}/status") as f:
+def status_field(pid, key, tid=None):
+    with open(f"{_task(pid, tid)}/status") as f:
         for line in f:
             if line.startswith(key + ":"):
                 return line.split(":", 1)[1].strip()
     return None
 
 
-def tracer_pid(pid):
-    return int(status_field(pid, "TracerPid"))
+def tracer_pid(pid, tid=None):
+    return int(status_field(pid, "TracerPid", tid))
+
+
+def thread_ids(pid):
+    return sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
 
 
 def thread_states(pid):
+    """tid -> state letter, for the threads that still exist."""
     out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
+    for tid in thread_ids(pid):
         try:
-            out[int(tid)] = proc_state(pid, tid)
+            out[tid] = proc_state(pid, tid)
         except (FileNotFoundError, ProcessLookupError):
             pass
     return out
 
 
-def wait_for(cond, timeout=5.0, what="condition"):
-    """Polls cond() until true, with a deadline (no blind sleeping)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.005)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+def thread_cpu_ns(pid, tid):
+    """CPU time the thread has run, from field 1 of its schedstat."""
+    with open(f"{_task(pid, tid)}/schedstat") as f:
+        return int(f.read().split()[0])
 
 
-def assert_running_untraced(pid):
-    """Every thread of pid is not stopped and the process is not traced."""
-    assert tracer_pid(pid) == 0, f"{pid} still traced by {tracer_pid(pid)}"
-    states = thread_states(pid)
-    stopped = {t: s for t, s in states.items() if s in "tT"}
-    assert not stopped, f"threads of {pid} left stopped: {stopped}"
-
-
-def read_text(path):
-    path = str(path)
-    if path.endswith(".gz"):
-        with gzip.open(path, "rt", encoding="utf-8", errors="strict") as f:
-            return f.read()
-    with open(path, encoding="utf-8") as f:
-        return f.read()
-
-
-def load_trace(path, partial=False):
-    """The trace's events. With partial, accepts a file cut short (no final
-    ']' and perhaps a cut last event), the way Perfetto does."""
-    text = read_text(path) if not isinstance(path, str) or not path.startswith("[") else path
-    if not partial:
-        return json.loads(text)
-    body = text.strip()
-    if body.endswith("]"):
-        return json.loads(body)
-    lines = body.split("\n")
-    while lines:
-        candidate = "\n".join(lines).rstrip().rstrip(",") + "]"
+def untraced_problems(pid):
+    """What keeps pid from running freely: each thread that is stopped ('t' or
+    'T') or still has a tracer. Empty when all is well."""
+    out = []
+    for tid in thread_ids(pid):
         try:
-            return json.loads(candidate)
-        except json.JSONDecodeError:
-            lines.pop()
-    raise AssertionError("partial trace does not parse at all")
-
-
-def spans(events):
-    """Per (pid, tid): list of dicts name, cat, begin, end (µs), depth, args."""
-    out = defaultdict(list)
-    open_ = defaultdict(list)
-    for e in events:
-        key = (e.get("pid"), e.get("tid"))
-        if e.get("ph") == "B":
-            open_[key].append(e)
-        elif e.get("ph") == "E":
-            b = open_[key].pop()
-            out[key].append({"name": b["name"], "cat": b.get("cat"), "begin": b["ts"],
-                             "end": e["ts"], "depth": len(open_[key]),
-                             "args": b.get("args", {})})
+            state, tracer = proc_state(pid, tid), tracer_pid(pid, tid)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if state in "tT":
+            out.append(f"thread {tid} is stopped (state {state})")
+        if tracer:
+            out.append(f"thread {tid} is traced by {tracer}")
     return out
 
 
-def fgtrace_meta(events):
+def all_threads_running_and_untraced(pid):
+    return not untraced_problems(pid)
+
+
+def assert_running_untraced(pid):
+    found = untraced_problems(pid)
+    assert not found, f"process {pid} not left running freely: " + "; ".join(found)
+
+
+def wait_for(cond, timeout=5.0, what="condition"):
+    """Polls cond() until it is true, with a deadline (never a blind sleep)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.005)
+
+
+def read_bytes(path, partial=False):
+    """The file's bytes, gunzipped when its name ends in .gz. With partial, a
+    gzip stream cut short (a killed capture) gives what it holds."""
+    path = str(path)
+    with open(path, "rb") as f:
+        raw = f.read()
+    if not path.endswith(".gz"):
+        return raw
+    if not partial:
+        return gzip.decompress(raw)
+    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw)
+
+
+def decode_utf8(raw, partial=False):
+    """Strict UTF-8 decoding; with partial, a character cut by the end of a
+    killed capture is dropped."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if partial and e.reason == "unexpected end of data" and e.end == len(raw):
+            return raw[:e.start].decode("utf-8")
+        raise
+
+
+def read_text(path, partial=False):
+    return decode_utf8(read_bytes(path, partial), partial)
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _loads(text):
+    return json.loads(text, parse_constant=_no_constants)
+
+
+def parse_trace(text, partial=False):
+    """The events of a trace given as text. With partial, a capture that was
+    killed is accepted the way Perfetto accepts it: no final ']', and a last
+    event that may be cut."""
+    if not partial:
+        return _loads(text)
+    body = text.rstrip()
+    if body.endswith("]"):
+        try:
+            return _loads(body)
+        except json.JSONDecodeError:
+            pass
+    lines = body.split("\n")
+    # Drop at most a couple of lines: only the tail of a killed capture is cut.
+    for _ in range(3):
+        if not lines:
+            break
+        candidate = "\n".join(lines).rstrip().rstrip(",")
+        try:
+            return _loads(candidate + "]")
+        except json.JSONDecodeError:
+            lines.pop()
+    raise AssertionError("partial trace does not parse, even without its last lines")
+
+
+def load_trace(path, partial=False):
+    """The events of the trace file at path (.gz is gunzipped)."""
+    return parse_trace(read_text(path, partial), partial)
+
+
+class Span(namedtuple("Span", "name cat begin end depth args")):
+    """One B/E pair: begin and end in µs, depth 0 for a root frame. Fields can
+    also be read by key, s["begin"]."""
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return getattr(self, key)
+        return super().__getitem__(key)
+
+    @property
+    def dur(self):
+        return self.end - self.begin
+
+
+def spans(events):
+    """(pid, tid) -> list of Span, ordered by begin then depth. Spans still
+    open at the end (a partial trace) are left out."""
+    out = defaultdict(list)
+    stacks = defaultdict(list)
     for e in events:
-        if e.get("ph") == "M" and e.get("name") == "fgtrace":
-            return e["args"]
-    raise AssertionError("no fgtrace metadata event in the trace")
+        key = (e.get("pid"), e.get("tid"))
+        if e.get("ph") == "B":
+            stacks[key].append(e)
+        elif e.get("ph") == "E":
+            if not stacks[key]:
+                raise AssertionError(f"E without B on thread {key}: {e}")
+            b = stacks[key].pop()
+            out[key].append(Span(b["name"], b.get("cat"), b["ts"], e["ts"],
+                                 len(stacks[key]), b.get("args", {})))
+    for ss in out.values():
+        ss.sort(key=lambda s: (s.begin, s.depth))
+    return dict(out)
+
+
+def thread_spans(events, tid):
+    """The spans of one thread, whatever its pid."""
+    return [s for (_, t), ss in spans(events).items() if t == tid for s in ss]
+
+
+def fgtrace_meta(events):
+    """The args of the "fgtrace" metadata event (the capture facts)."""
+    found = [e for e in events if e.get("ph") == "M" and e.get("name") == "fgtrace"]
+    if not found:
+        raise AssertionError("no fgtrace metadata event in the trace")
+    return found[-1]["args"]
 
 
 def thread_names(events):
-    """tid -> last thread_name."""
+    """tid -> its last thread_name."""
     names = {}
     for e in events:
         if e.get("ph") == "M" and e.get("name") == "thread_name":
@@ -194,24 +356,48 @@ def thread_names(events):
     return names
 
 
+def process_names(events):
+    return [e["args"]["name"] for e in events
+            if e.get("ph") == "M" and e.get("name") == "process_name"]
+
+
 def read_truth(path):
-    """Phases written by a target: list of (phase, tid, start_ns, end_ns)."""
+    """The phases a target recorded: list of (phase, tid, start_ns, end_ns),
+    CLOCK_MONOTONIC."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise AssertionError(f"the target wrote no truth file {path}") from None
     out = []
-    with open(path) as f:
-        for line in f:
-            phase, tid, start, end = line.split()
-            out.append((phase, int(tid), int(start), int(end)))
+    for n, line in enumerate(text.splitlines(), 1):
+        words = line.split()
+        if len(words) != 4:
+            raise AssertionError(f"{path}:{n}: expected PHASE TID START_NS END_NS: {line!r}")
+        out.append((words[0], int(words[1]), int(words[2]), int(words[3])))
+    if not out:
+        raise AssertionError(f"the truth file {path} is empty")
     return out
+
+
+def ns_to_trace_us(ns, meta):
+    """A CLOCK_MONOTONIC time in the trace's µs, from the capture's start."""
+    return (ns - meta["clock_monotonic_start_ns"]) / 1000
 
 
 def free_pid():
     """A pid that no process has now."""
-    for pid in range(4194000, 10, -7):
+    with open("/proc/sys/kernel/pid_max") as f:
+        top = int(f.read())
+    for pid in range(top - 1, 300, -7919):
         if not os.path.exists(f"/proc/{pid}"):
             return pid
     raise AssertionError("no free pid found")
 
 
 def figure(text):
-    """A measured figure for the test log (the runner prints these)."""
+    """A measured figure for the test log; the runner prints these."""
     print("FIGURE " + text, flush=True)
+
+
+def is_finite_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

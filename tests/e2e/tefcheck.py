@@ -1,77 +1,186 @@
-"""The strict trace checker, applied to every trace the tests make."""
+"""The strict trace checker, applied to every trace the tests make.
+
+check(path) raises AssertionError naming the first problems found. It holds a
+trace to what the viewers need (Perfetto, speedscope, chrome://tracing):
+  - a bare JSON array of objects, valid UTF-8, no NaN or Infinity;
+  - no raw control characters inside strings, none but JSON whitespace
+    outside them, and no surrogate escapes (Perfetto rejects the whole file);
+  - every event has a string ph, integer pid and tid, and tid is never 0;
+  - B/E/i/C/X events have a finite ts >= 0, non-decreasing on each thread
+    (and on each counter track: a C event belongs to its process);
+  - B/E balanced on each thread in stack order, each E with its B's name and cat;
+  - metadata only process_name, thread_name, thread_sort_index and fgtrace.
+With partial=True (a killed capture) the final ']' may be missing, the last
+event may be cut, and spans may be left open."""
 import json
 import re
 from collections import defaultdict
 
-from lib import load_trace, read_text
+from lib import decode_utf8, is_finite_number, parse_trace, read_bytes
 
 META = {"process_name", "thread_name", "thread_sort_index", "fgtrace"}
-SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+TIMED = {"B", "E", "i", "C", "X"}
+MAX_REPORTED = 10
+
+# A string literal; raw controls inside are caught below, not by the pattern.
+STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+RAW_CONTROL = re.compile(r"[\x00-\x1f]")
+CONTROL_OUTSIDE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# \uD800..\uDFFF, not preceded by an escaped backslash ("\\ud800" is text).
+SURROGATE = re.compile(r"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _text_problems(raw, partial):
+    out = []
+    try:
+        text = decode_utf8(raw, partial)
+    except UnicodeDecodeError as e:
+        out.append(f"invalid UTF-8 at byte {e.start}: {raw[e.start:e.start + 4]!r}")
+        text = raw.decode("utf-8", errors="replace")
+    for m in STRING.finditer(text):
+        c = RAW_CONTROL.search(m.group())
+        if c:
+            out.append(f"raw control character {ord(c.group()):#04x} inside a string "
+                       f"at offset {m.start() + c.start()}: {m.group()[:60]!r}")
+            break
+    c = CONTROL_OUTSIDE.search(STRING.sub('""', text))
+    if c:
+        out.append(f"raw control character {ord(c.group()):#04x} outside strings")
+    m = SURROGATE.search(text)
+    if m:
+        out.append(f"surrogate escape {m.group()[-6:]!r} at offset "
+                   f"{m.start()} (Perfetto rejects the whole file)")
+    return out, text
+
+
+class _Checker:
+    def __init__(self, partial):
+        self.partial = partial
+        self.out = []
+        self.stacks = defaultdict(list)
+        self.last_ts = {}
+
+    def event(self, n, e):
+        if not isinstance(e, dict):
+            self.out.append(f"event {n} is not an object: {e!r:.80}")
+            return
+        where = f"event {n} {json.dumps(e)[:160]}"
+        ph, pid, tid = e.get("ph"), e.get("pid"), e.get("tid")
+        if not isinstance(ph, str):
+            self.out.append(f"{where}: ph missing or not a string")
+            return
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in (pid, tid)):
+            self.out.append(f"{where}: pid and tid must be integers")
+            return
+        if tid == 0 or pid == 0:
+            self.out.append(f"{where}: pid or tid 0 (Perfetto folds tid 0 into the main "
+                            "thread)")
+        if "args" in e and not isinstance(e["args"], dict):
+            self.out.append(f"{where}: args is not an object")
+        if ph == "M":
+            self.metadata(where, e)
+        elif ph in TIMED:
+            self.timed(where, e, ph, (pid, tid))
+        else:
+            self.out.append(f"{where}: unexpected ph {ph!r}")
+
+    def metadata(self, where, e):
+        name, args = e.get("name"), e.get("args")
+        if name not in META:
+            self.out.append(f"{where}: unexpected metadata {name!r} (allowed: "
+                            f"{', '.join(sorted(META))})")
+        elif not isinstance(args, dict):
+            self.out.append(f"{where}: metadata without args")
+        elif name in ("process_name", "thread_name") and not isinstance(
+                args.get("name"), str):
+            self.out.append(f"{where}: {name} without a string args.name")
+        elif name == "thread_sort_index" and not isinstance(args.get("sort_index"), int):
+            self.out.append(f"{where}: thread_sort_index without an integer sort_index")
+
+    def timed(self, where, e, ph, key):
+        ts = e.get("ts")
+        if not is_finite_number(ts) or ts < 0:
+            self.out.append(f"{where}: ts must be a number >= 0, is {ts!r}")
+            return
+        # A counter belongs to its process's track named after it, not to a
+        # thread: viewers ignore its tid.
+        track = (key[0], "counter", e.get("name")) if ph == "C" else key
+        what = f"counter {track[2]!r} of {key[0]}" if ph == "C" else f"thread {key}"
+        if ts < self.last_ts.get(track, 0):
+            self.out.append(f"{where}: ts goes back on {what}: "
+                            f"{self.last_ts[track]} then {ts}")
+        self.last_ts[track] = max(ts, self.last_ts.get(track, 0))
+        if ph in ("B", "X", "i", "C") and not (isinstance(e.get("name"), str)
+                                               and e["name"]):
+            self.out.append(f"{where}: empty or missing name")
+        if ph == "B":
+            self.stacks[key].append(e)
+        elif ph == "E":
+            self.end(where, e, key)
+        elif ph == "X" and not (is_finite_number(e.get("dur")) and e["dur"] >= 0):
+            self.out.append(f"{where}: X event without a dur >= 0")
+        elif ph == "C" and not (isinstance(e.get("args"), dict) and all(
+                is_finite_number(v) for v in e["args"].values())):
+            self.out.append(f"{where}: counter args must be numbers")
+
+    def end(self, where, e, key):
+        if not self.stacks[key]:
+            self.out.append(f"{where}: E with no open B on thread {key}")
+            return
+        b = self.stacks[key].pop()
+        if (b.get("name"), b.get("cat")) != (e.get("name"), e.get("cat")):
+            self.out.append(f"{where}: E does not match its B: B is "
+                            f"{b.get('name')!r} cat {b.get('cat')!r}, E is "
+                            f"{e.get('name')!r} cat {e.get('cat')!r}")
+
+    def finish(self):
+        if self.partial:
+            return
+        for key, st in self.stacks.items():
+            if st:
+                self.out.append(f"thread {key}: {len(st)} spans never closed, innermost "
+                                f"{st[-1].get('name')!r} opened at {st[-1].get('ts')}")
+
+
+def problems_in_bytes(raw, partial=False):
+    """Every problem found in a trace given as bytes; empty when it is fine."""
+    out, text = _text_problems(raw, partial)
+    if not text.lstrip().startswith("["):
+        return out + [f"not a bare JSON array: starts with {text.lstrip()[:20]!r}"]
+    try:
+        events = parse_trace(text, partial)
+    except (ValueError, AssertionError) as e:
+        return out + [f"invalid JSON: {e}"]
+    if not isinstance(events, list):
+        return out + ["the top level is not an array"]
+    checker = _Checker(partial)
+    for n, e in enumerate(events):
+        checker.event(n, e)
+    checker.finish()
+    return out + checker.out
 
 
 def problems(path, partial=False):
-    out = []
-    text = read_text(path)
-    if SURROGATE.search(text):
-        out.append("surrogate escape in the file (Perfetto rejects the whole file)")
-    for i, ch in enumerate(text):
-        if ord(ch) < 0x20 and ch not in "\n":
-            out.append(f"raw control byte {ord(ch):#x} at offset {i}")
-            break
-    if not text.lstrip().startswith("["):
-        out.append("not a bare JSON array")
-        return out
     try:
-        events = load_trace(str(path), partial=partial)
-    except (json.JSONDecodeError, AssertionError) as e:
-        return out + [f"invalid JSON: {e}"]
-    if not isinstance(events, list):
-        return out + ["top level is not an array"]
-    stacks = defaultdict(list)
-    last_ts = {}
-    for n, e in enumerate(events):
-        where = f"event {n} {json.dumps(e)[:160]}"
-        ph = e.get("ph")
-        if not isinstance(e.get("pid"), int) or not isinstance(e.get("tid"), int):
-            out.append(f"{where}: pid and tid must be integers")
-            continue
-        if e["tid"] == 0 or e["pid"] == 0:
-            out.append(f"{where}: pid or tid 0")
-        key = (e["pid"], e["tid"])
-        if ph == "M":
-            if e.get("name") not in META or not isinstance(e.get("args"), dict):
-                out.append(f"{where}: unexpected metadata event")
-            continue
-        if ph not in ("B", "E", "i", "C", "X"):
-            out.append(f"{where}: unexpected ph")
-            continue
-        ts = e.get("ts")
-        if not isinstance(ts, (int, float)) or ts < 0:
-            out.append(f"{where}: bad ts")
-            continue
-        if ph in ("B", "E", "i"):
-            if ts < last_ts.get(key, 0):
-                out.append(f"{where}: ts goes back on its thread ({last_ts[key]} -> {ts})")
-            last_ts[key] = ts
-        if ph == "B":
-            if not e.get("name"):
-                out.append(f"{where}: empty name")
-            stacks[key].append(e)
-        elif ph == "E":
-            if not stacks[key]:
-                out.append(f"{where}: E without B")
-                continue
-            b = stacks[key].pop()
-            if b.get("name") != e.get("name") or b.get("cat") != e.get("cat"):
-                out.append(f"{where}: E does not match its B {b.get('name')!r}/{b.get('cat')!r}")
-    if not partial:
-        for key, st in stacks.items():
-            if st:
-                out.append(f"thread {key}: {len(st)} spans never closed, e.g. {st[-1]['name']!r}")
-    return out
+        raw = read_bytes(path, partial)
+    except (OSError, EOFError) as e:  # missing file, or a gzip stream cut short
+        return [f"cannot read it: {e}"]
+    return problems_in_bytes(raw, partial)
+
+
+def _raise(found, label):
+    if found:
+        more = f"\n  ... and {len(found) - MAX_REPORTED} more" if len(
+            found) > MAX_REPORTED else ""
+        raise AssertionError(f"{label} fails the trace checker ({len(found)} problems):\n  "
+                             + "\n  ".join(found[:MAX_REPORTED]) + more)
 
 
 def check(path, partial=False):
-    found = problems(path, partial)
-    if found:
-        raise AssertionError(f"trace {path} fails the checker:\n  " + "\n  ".join(found[:10]))
+    """Raises AssertionError listing the first problems of the trace at path
+    (.gz is gunzipped)."""
+    _raise(problems(path, partial), f"trace {path}")
+
+
+def check_bytes(raw, partial=False, label="trace"):
+    _raise(problems_in_bytes(raw, partial), label)
