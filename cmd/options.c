@@ -98,7 +98,9 @@ enum fgt_format fgt_format_from_name(const char *path, int *guessed)
 	*guessed = 0;
 	if (ends_with(path, ".pb.gz") || ends_with(path, ".pprof"))
 		return FGT_FORMAT_PPROF;
-	if (ends_with(path, ".folded") || ends_with(path, ".txt"))
+	/* Any output named *.gz is compressed: x.folded.gz is folded. */
+	if (ends_with(path, ".folded") || ends_with(path, ".txt") ||
+	    ends_with(path, ".folded.gz") || ends_with(path, ".txt.gz"))
 		return FGT_FORMAT_FOLDED;
 	if (ends_with(path, ".json") || ends_with(path, ".json.gz") ||
 	    strcmp(path, "-") == 0)
@@ -117,6 +119,27 @@ static enum fgt_options_result usage(char *err, size_t errlen, const char *fmt, 
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return FGT_OPTIONS_USAGE;
+}
+
+/* "--quiet=1": getopt only says the option is unknown. The long option the
+ * word names, when it takes no argument, or NULL. */
+static const char *flag_given_value(const char *word)
+{
+	const char *eq = word ? strchr(word, '=') : NULL;
+	if (!eq || strncmp(word, "--", 2) != 0 || eq == word + 2)
+		return NULL;
+	size_t n = (size_t)(eq - word - 2);
+	const char *found = NULL;
+	for (const struct option *o = long_options; o->name; o++) {
+		if (strncmp(o->name, word + 2, n) != 0)
+			continue;
+		if (strlen(o->name) == n)
+			return o->has_arg == no_argument ? o->name : NULL;
+		if (found)
+			return NULL; /* an ambiguous abbreviation */
+		found = o->has_arg == no_argument ? o->name : "";
+	}
+	return found && *found ? found : NULL;
 }
 
 static enum fgt_options_result bad_value(char *err, size_t errlen, const char *opt,
@@ -153,12 +176,15 @@ enum fgt_options_result fgt_options_parse(int argc, char **argv, struct fgt_conf
 	int next_format = -1;
 	uint64_t v;
 	int rc, c, i;
+	const char *flag;
+	const char *last_optarg = NULL;
 
 	set_defaults(cfg);
 	optind = 0; /* reset getopt, also for repeated calls in tests */
 	opterr = 0;
 	/* '+': stop at the first non-option, so the command keeps its own options. */
 	while ((c = getopt_long(argc, argv, "+:p:d:F:o:qhV", long_options, NULL)) != -1) {
+		last_optarg = optarg;
 		switch (c) {
 		case 'p':
 			rc = fgt_parse_uint(optarg, 1, 4194304, &v);
@@ -245,6 +271,9 @@ enum fgt_options_result fgt_options_parse(int argc, char **argv, struct fgt_conf
 			return usage(err, errlen, "option '%s' needs an argument",
 				     argv[optind - 1]);
 		default:
+			if ((flag = flag_given_value(argv[optind - 1])))
+				return usage(err, errlen, "option '--%s' takes no argument",
+					     flag);
 			if (optopt && optopt < 256)
 				return usage(err, errlen, "unknown option '-%c'", optopt);
 			return usage(err, errlen, "unknown option '%s'",
@@ -255,7 +284,10 @@ enum fgt_options_result fgt_options_parse(int argc, char **argv, struct fgt_conf
 		return usage(err, errlen,
 			     "--format must come before the -o it applies to");
 	if (optind < argc) {
-		if (optind == 0 || strcmp(argv[optind - 1], "--") != 0)
+		/* "--" ends the options, unless it was the last option's
+		 * value (-o --). */
+		if (optind == 0 || strcmp(argv[optind - 1], "--") != 0 ||
+		    argv[optind - 1] == last_optarg)
 			return usage(
 			    err, errlen,
 			    "unexpected argument '%s' (put the command after --)",

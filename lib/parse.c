@@ -2,6 +2,7 @@
 #include "parse.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -33,10 +34,18 @@ static int parse_unit(const char *u, double *scale)
 	return -EINVAL;
 }
 
+/* "-5", "+2.5": a number, but a signed one, which no value here may be. */
+static bool is_signed_number(const char *s)
+{
+	return s && (s[0] == '-' || s[0] == '+') &&
+	       (isdigit((unsigned char)s[1]) ||
+		(s[1] == '.' && isdigit((unsigned char)s[2])));
+}
+
 int fgt_parse_duration(const char *s, uint64_t *ns)
 {
 	if (!s || !isdigit((unsigned char)s[0]))
-		return s && (s[0] == '-' || s[0] == '+') ? -ERANGE : -EINVAL;
+		return is_signed_number(s) ? -ERANGE : -EINVAL;
 	/* strtod would accept hex, "inf" and exponents: allow digits and one dot. */
 	const char *p = s;
 	int dots = 0;
@@ -51,13 +60,18 @@ int fgt_parse_duration(const char *s, uint64_t *ns)
 	if (parse_unit(p, &scale) < 0)
 		return -EINVAL;
 	char num[64];
+	while (s[0] == '0' && isdigit((unsigned char)s[1]))
+		s++; /* leading zeros do not make a number long */
 	size_t n = (size_t)(p - s);
 	if (n >= sizeof(num))
 		return -ERANGE;
 	memcpy(num, s, n);
 	num[n] = '\0';
 	errno = 0;
-	double v = strtod(num, NULL);
+	char *end;
+	double v = strtod(num, &end);
+	if (*end) /* a locale whose decimal point is not '.' */
+		return -EINVAL;
 	if (errno)
 		return -ERANGE;
 	double total = v * scale;
@@ -89,7 +103,7 @@ int fgt_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 int fgt_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	if (!s || !isdigit((unsigned char)s[0]))
-		return s && s[0] == '-' ? -ERANGE : -EINVAL;
+		return s && s[0] == '-' && isdigit((unsigned char)s[1]) ? -ERANGE : -EINVAL;
 	errno = 0;
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);

@@ -492,6 +492,34 @@ static void test_options_bad_values(void **state)
 	expect_usage("--output", "--output=", "-p", "1", NULL);
 }
 
+static void test_signs_and_long_numbers(void **state)
+{
+	(void)state;
+	uint64_t v;
+	/* A sign before a number is a range error; a sign alone is malformed. */
+	assert_int_equal(fgt_parse_duration("-5s", &v), -ERANGE);
+	assert_int_equal(fgt_parse_duration("+.5s", &v), -ERANGE);
+	assert_int_equal(fgt_parse_duration("-", &v), -EINVAL);
+	assert_int_equal(fgt_parse_duration("+", &v), -EINVAL);
+	assert_int_equal(fgt_parse_duration("-x", &v), -EINVAL);
+	assert_int_equal(fgt_parse_duration("-K", &v), -EINVAL);
+	assert_int_equal(fgt_parse_size("-K", 1, 1 << 20, &v), -EINVAL);
+	assert_int_equal(fgt_parse_size("-4K", 1, 1 << 20, &v), -ERANGE);
+	/* Leading zeros do not make a number too long. */
+	char longer[128];
+	memset(longer, '0', 100);
+	strcpy(longer + 100, "2s");
+	assert_int_equal(fgt_parse_duration(longer, &v), 0);
+	assert_int_equal(v, 2000000000ull);
+	/* Any *.gz is compressed; the name before it picks the format. */
+	int guessed;
+	assert_int_equal(fgt_format_from_name("x.folded.gz", &guessed), FGT_FORMAT_FOLDED);
+	assert_int_equal(fgt_format_from_name("x.txt.gz", &guessed), FGT_FORMAT_FOLDED);
+	assert_int_equal(fgt_format_from_name("x.pb.gz", &guessed), FGT_FORMAT_PPROF);
+	assert_int_equal(fgt_format_from_name("x.json.gz", &guessed), FGT_FORMAT_TRACE);
+	assert_int_equal(guessed, 0);
+}
+
 static void test_options_usage_errors(void **state)
 {
 	(void)state;
@@ -501,8 +529,12 @@ static void test_options_usage_errors(void **state)
 	expect_usage("'-Z'", "-Z", "-p", "1", NULL);
 	expect_usage("'-Z'", "-qZ", "-p", "1", NULL);
 	expect_usage("after --", "-", "-p", "1", NULL);
-	expect_usage("-q", "--quiet=1", "-p", "1", NULL);
-	expect_usage("per-thread", "--per-thread=yes", "-p", "1", NULL);
+	expect_usage("'--quiet' takes no argument", "--quiet=1", "-p", "1", NULL);
+	expect_usage("'--quiet' takes no argument", "--qui=1", "-p", "1", NULL);
+	expect_usage("'--per-thread' takes no argument", "--per-thread=yes", "-p", "1",
+		     NULL);
+	/* "--" as the value of -o is a file name, not the end of the options. */
+	expect_usage("unexpected argument 'ls'", "-o", "--", "ls", NULL);
 
 	/* A missing argument names the option as it was written. */
 	const char *needs_arg[] = {"-p",
@@ -638,6 +670,7 @@ int main(void)
 	    cmocka_unit_test(test_options_borrow_argv),
 	    cmocka_unit_test(test_options_bad_values),
 	    cmocka_unit_test(test_options_usage_errors),
+	    cmocka_unit_test(test_signs_and_long_numbers),
 	    cmocka_unit_test(test_options_small_err_buffer),
 	    cmocka_unit_test(test_options_never_print),
 	    cmocka_unit_test(test_help_and_version),
