@@ -156,7 +156,8 @@ static void open_perfmap(struct fgt_symbolizer *s)
 	snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", s->pid, nspid);
 	fgt_perfmap_free(s->perfmap);
 	s->perfmap = NULL;
-	fgt_perfmap_new(path, &s->perfmap);
+	if (fgt_perfmap_new(path, &s->perfmap) == 0)
+		fgt_perfmap_refresh(s->perfmap); /* names code JIT-compiled already */
 }
 
 int fgt_symbolizer_new(pid_t pid, const struct fgt_config *cfg,
@@ -230,10 +231,12 @@ int fgt_symbolizer_reset(struct fgt_symbolizer *s)
 
 static Dwfl_Module *find_module(struct fgt_symbolizer *s, uint64_t addr);
 
-bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr)
+bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr, bool jit)
 {
 	struct fgt_symbolizer *s = symbolizer;
-	return find_module(s, addr) != NULL;
+	uint64_t start;
+	return find_module(s, addr) != NULL ||
+	       (jit && s->perfmap && fgt_perfmap_lookup(s->perfmap, addr, &start));
 }
 
 uint64_t fgt_symbolizer_generation(const struct fgt_symbolizer *s)
@@ -268,6 +271,9 @@ static const struct fgt_module *intern_module(struct fgt_symbolizer *s, Dwfl_Mod
 		m->name = own(s, strndup(m->name, (size_t)(del - m->name)));
 	if (!m->name)
 		m->name = "[unknown]";
+	/* libdw names the vdso "[vdso: PID]"; /proc/PID/maps and perf say "[vdso]". */
+	if (m->path && strncmp(m->path, "[vdso", 5) == 0)
+		m->path = m->name = "[vdso]";
 	m->start = start;
 	m->end = end;
 	m->file_offset = 0;
@@ -393,6 +399,11 @@ static const struct fgt_func *symtab_func(struct fgt_symbolizer *s,
 	const char *name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
 	char buf[64];
 	uint64_t ident;
+	/* A pc past the end of a function can land on the data symbol after it
+	 * (a stripped file, a table in .text): that is no function's name. */
+	int type = name ? GELF_ST_TYPE(sym.st_info) : STT_NOTYPE;
+	if (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE)
+		name = NULL;
 	if (name && *name) {
 		ident = addr - off;
 	} else {
@@ -574,8 +585,13 @@ static Dwfl_Module *find_module(struct fgt_symbolizer *s, uint64_t addr)
 static const struct fgt_func *jit_func(struct fgt_symbolizer *s, uint64_t addr)
 {
 	uint64_t start;
-	const char *name =
-	    s->perfmap ? fgt_perfmap_lookup(s->perfmap, addr, &start) : NULL;
+	if (!s->perfmap)
+		return NULL;
+	const char *name = fgt_perfmap_lookup(s->perfmap, addr, &start);
+	/* New code is written to the map just before it runs: a miss re-reads
+	 * the map when it grew (one stat when it did not). */
+	if (!name && fgt_perfmap_refresh(s->perfmap) == 0)
+		name = fgt_perfmap_lookup(s->perfmap, addr, &start);
 	if (!name)
 		return NULL;
 	uint64_t key = func_key(NULL, FGT_FUNC_FUNCTION, start ^ 0x4a49540000000000ull);

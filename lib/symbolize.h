@@ -53,9 +53,10 @@ const struct fgt_location *fgt_symbolizer_pseudo_location(struct fgt_symbolizer 
 /* Re-reads the module list after exec (the image changed). Returns 0 or -errno. */
 int fgt_symbolizer_reset(struct fgt_symbolizer *s);
 
-/* True when addr lies in a module of the process (unwinder's memory check).
- * May rescan the modules, at most every 100 ms. */
-bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr);
+/* True when addr lies in a module of the process (unwinder's memory check)
+ * or, when jit is true, in JIT code its perf map names. May rescan the
+ * modules, at most every 100 ms. */
+bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr, bool jit);
 
 /* Counts module rescans: when it changes, what failed before may work now. */
 uint64_t fgt_symbolizer_generation(const struct fgt_symbolizer *s);

@@ -1,6 +1,7 @@
 /* fgtrace — unwinding a copied stack with libunwind's remote API. */
 #include "unwind.h"
 #include "hashmap.h"
+#include "procfs.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 /* x86-64 user addresses are below this; anything else is garbage from a
  * corrupt frame and must not cost a syscall. */
 #define USER_LIMIT 0x0000800000000000ull
+#define MAX_TABLES 1024 /* modules with an unwind table in memory */
 
 struct cached_page {
 	uint64_t addr; /* page address, or 0 when empty */
@@ -35,8 +37,11 @@ struct fgt_unwinder {
 	uint64_t highest;		 /* highest stack address read */
 	struct cached_page *pages;
 	struct fgt_hashmap no_info; /* pcs libunwind has no unwind info for */
-	unw_dyn_info_t vdso;	    /* the vdso's unwind table; start_ip 0 if unknown */
-	bool vdso_looked_up;
+	struct {
+		unw_dyn_info_t di;
+	} tables[MAX_TABLES];	    /* unwind tables in memory, by address */
+	size_t n_tables;
+	bool tables_stale; /* the modules changed: find the tables again */
 	struct fgt_unwind_stats stats;
 };
 
@@ -85,7 +90,7 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 			u->highest = addr + sizeof(*val);
 		return 0;
 	}
-	if (addr < USER_LIMIT && u->is_code(u->ctx, addr) && read_code(u, addr, val) == 0)
+	if (addr < USER_LIMIT && u->is_code(u->ctx, addr, false) && read_code(u, addr, val) == 0)
 		return 0;
 	return -UNW_EINVAL;
 }
@@ -156,52 +161,105 @@ static bool read_remote(pid_t pid, uint64_t addr, void *buf, size_t len)
 	return process_vm_readv(pid, &l, 1, &r, 1, 0) == (ssize_t)len;
 }
 
-/* Finds the vdso's .eh_frame_hdr binary-search table in the target's memory,
- * the way libunwind finds a file's. */
-static void find_vdso_table(struct fgt_unwinder *u)
+/* Reads the .eh_frame_hdr binary-search table of the ELF image loaded at
+ * base, from the target's memory, as libunwind reads a file's. Returns true
+ * and fills di (covering [start, end)) when it has one in the usual format. */
+static bool read_table(pid_t pid, uint64_t base, uint64_t start, uint64_t end,
+		       unw_dyn_info_t *di)
 {
-	char path[64], line[256];
-	uint64_t start = 0, end = 0;
-	u->vdso_looked_up = true;
-	memset(&u->vdso, 0, sizeof(u->vdso));
-	snprintf(path, sizeof(path), "/proc/%d/maps", u->pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "[vdso]") &&
-		    sscanf(line, "%" SCNx64 "-%" SCNx64, &start, &end) == 2)
-			break;
-	fclose(f);
 	Elf64_Ehdr eh;
-	if (!start || !read_remote(u->pid, start, &eh, sizeof(eh)) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_phnum > 64)
-		return;
+	if (!read_remote(pid, base, &eh, sizeof(eh)) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phnum > 64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+		return false;
 	Elf64_Phdr ph[64];
-	if (!read_remote(u->pid, start + eh.e_phoff, ph, eh.e_phnum * sizeof(ph[0])))
-		return;
-	uint64_t bias = start, hdr = 0;
+	if (!read_remote(pid, base + eh.e_phoff, ph, eh.e_phnum * sizeof(ph[0])))
+		return false;
+	uint64_t bias = base, hdr = 0;
 	for (int i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
-			bias = start - ph[i].p_vaddr;
+			bias = base - ph[i].p_vaddr;
 		if (ph[i].p_type == PT_GNU_EH_FRAME)
 			hdr = ph[i].p_vaddr;
 	}
 	unsigned char h[12];
-	if (!hdr || !read_remote(u->pid, bias + hdr, h, sizeof(h)))
-		return;
+	if (!hdr || !read_remote(pid, bias + hdr, h, sizeof(h)))
+		return false;
 	/* version 1; eh_frame_ptr pcrel|sdata4; fde_count udata4; table
-	 * datarel|sdata4: what every linker writes for the vdso. */
+	 * datarel|sdata4: what the usual linkers write. */
 	if (h[0] != 1 || h[1] != 0x1b || h[2] != 0x03 || h[3] != 0x3b)
-		return;
+		return false;
 	uint32_t count;
 	memcpy(&count, h + 8, sizeof(count));
-	u->vdso.format = UNW_INFO_FORMAT_REMOTE_TABLE;
-	u->vdso.start_ip = start;
-	u->vdso.end_ip = end;
-	u->vdso.u.rti.segbase = bias + hdr;
-	u->vdso.u.rti.table_data = bias + hdr + 12;
-	u->vdso.u.rti.table_len = count * 8 / sizeof(unw_word_t);
+	memset(di, 0, sizeof(*di));
+	di->format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	di->start_ip = start;
+	di->end_ip = end;
+	di->u.rti.segbase = bias + hdr;
+	di->u.rti.table_data = bias + hdr + 12;
+	di->u.rti.table_len = count * 8 / sizeof(unw_word_t);
+	return true;
+}
+
+/* Finds the unwind table of every module in the target's memory: the files
+ * as they were mapped, even if deleted or replaced since, or only visible in
+ * another mount namespace, and the vdso, which has no file at all. */
+static void find_tables(struct fgt_unwinder *u)
+{
+	char path[64];
+	char *line = NULL;
+	size_t cap = 0;
+	u->n_tables = 0;
+	u->tables_stale = false;
+	snprintf(path, sizeof(path), "/proc/%d/maps", u->pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	uint64_t base = 0, start = 0, end = 0, inode = 0;
+	char *name = NULL;
+	for (bool more = true; more;) {
+		struct fgt_map m;
+		more = getline(&line, &cap, f) >= 0;
+		bool parsed = more && fgt_procfs_parse_maps_line(line, &m) == 0;
+		/* Mappings of one file follow each other; its first maps offset 0. */
+		if (parsed && name && m.inode == inode && strcmp(m.path, name) == 0) {
+			end = m.end;
+			continue;
+		}
+		if (name && u->n_tables < MAX_TABLES &&
+		    read_table(u->pid, base, start, end, &u->tables[u->n_tables].di))
+			u->n_tables++;
+		free(name);
+		name = NULL;
+		if (parsed && m.offset == 0 && m.path[0] &&
+		    (m.path[0] == '/' || strcmp(m.path, "[vdso]") == 0)) {
+			name = strdup(m.path);
+			base = start = m.start;
+			end = m.end;
+			inode = m.inode;
+		}
+	}
+	free(name);
+	free(line);
+	fclose(f);
+}
+
+static const unw_dyn_info_t *table_for(struct fgt_unwinder *u, uint64_t ip)
+{
+	if (u->tables_stale)
+		find_tables(u);
+	size_t lo = 0, hi = u->n_tables;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const unw_dyn_info_t *di = &u->tables[mid].di;
+		if (ip < di->start_ip)
+			hi = mid;
+		else if (ip >= di->end_ip)
+			lo = mid + 1;
+		else
+			return di;
+	}
+	return NULL;
 }
 
 static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
@@ -216,13 +274,15 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	 * stack) re-reads the maps and re-maps the ELF file on every sample. */
 	if (fgt_hashmap_get(&u->no_info, ip))
 		return -UNW_ENOINFO;
-	/* The vdso has no file for _UPT to read its unwind table from. */
-	if (!u->vdso_looked_up)
-		find_vdso_table(u);
-	if (u->vdso.start_ip && ip >= u->vdso.start_ip && ip < u->vdso.end_ip)
-		return _Ux86_64_dwarf_search_unwind_table(as, ip, &u->vdso, pi,
-							  need_unwind_info, u->upt);
-	int rc = _UPT_find_proc_info(as, ip, pi, need_unwind_info, u->upt);
+	/* The table in memory first; then libunwind's own lookup, which reads
+	 * the file by its path in our namespace (and its .debug_frame). */
+	const unw_dyn_info_t *di = table_for(u, ip);
+	int rc = di ? _Ux86_64_dwarf_search_unwind_table(as, ip, (unw_dyn_info_t *)di, pi,
+							 need_unwind_info, u->upt)
+		    : -UNW_ENOINFO;
+	if (rc >= 0)
+		return rc;
+	rc = _UPT_find_proc_info(as, ip, pi, need_unwind_info, u->upt);
 	if (rc == -UNW_ENOINFO)
 		fgt_hashmap_put(&u->no_info, ip, u);
 	return rc;
@@ -271,6 +331,7 @@ int fgt_unwinder_new(pid_t pid, fgt_is_code_fn is_code, void *ctx,
 	fgt_hashmap_init(&u->no_info);
 	u->is_code = is_code;
 	u->ctx = ctx;
+	u->tables_stale = true;
 	u->as = unw_create_addr_space(&accessors, 0);
 	u->upt = _UPT_create(pid);
 	if (!u->pages || !u->as || !u->upt) {
@@ -305,7 +366,7 @@ void fgt_unwinder_flush(struct fgt_unwinder *u)
 {
 	unw_flush_cache(u->as, 0, 0);
 	fgt_hashmap_clear(&u->no_info);
-	u->vdso_looked_up = false; /* a new image after exec */
+	u->tables_stale = true; /* a new image after exec */
 	for (size_t i = 0; i < PAGE_CACHE; i++)
 		u->pages[i].addr = 0;
 	/* _UPT keeps the last ELF image it mapped; a new handle forgets it. */
@@ -319,9 +380,15 @@ void fgt_unwinder_flush(struct fgt_unwinder *u)
 void fgt_unwinder_forget_failures(struct fgt_unwinder *u)
 {
 	fgt_hashmap_clear(&u->no_info);
+	u->tables_stale = true;
 	for (size_t i = 0; i < PAGE_CACHE; i++)
 		if (!u->pages[i].readable)
 			u->pages[i].addr = 0;
+}
+
+static bool is_known_pc(struct fgt_unwinder *u, uint64_t pc)
+{
+	return pc < USER_LIMIT && u->is_code(u->ctx, pc, true);
 }
 
 size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
@@ -338,7 +405,12 @@ size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 	frames[n].pc = s->regs.rip;
 	frames[n].exact = true;
 	n++;
-	if (unw_init_remote(&cursor, u->as, NULL) < 0) {
+	/* A leaf pc in no module may be generated code, which libunwind can
+	 * still step out of; one in no mapping at all is garbage. */
+	unw_word_t insn;
+	if ((!is_known_pc(u, s->regs.rip) &&
+	     (s->regs.rip >= USER_LIMIT || read_code(u, s->regs.rip, &insn) < 0)) ||
+	    unw_init_remote(&cursor, u->as, NULL) < 0) {
 		*truncated = true;
 		goto out;
 	}
@@ -365,6 +437,13 @@ size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 		frames[n].pc = ip;
 		frames[n].exact = signal;
 		n++;
+		/* A return address in no module: a corrupt chain, or a stack that
+		 * holds an older thread's frames (a thread seen at its birth).
+		 * Keep that frame, and follow it no further. */
+		if (!is_known_pc(u, ip)) {
+			*truncated = true;
+			break;
+		}
 	}
 out:
 	*used = u->highest - s->stack_addr;

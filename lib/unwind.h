@@ -18,8 +18,9 @@
 
 struct fgt_unwinder;
 
-/* Says whether addr lies in a mapped code module of the process. */
-typedef bool (*fgt_is_code_fn)(void *ctx, uint64_t addr);
+/* Says whether addr lies in a mapped code module of the process, or, when
+ * jit is true, in code that has a name at all (a JIT perf map counts). */
+typedef bool (*fgt_is_code_fn)(void *ctx, uint64_t addr, bool jit);
 
 struct fgt_frame_pc {
 	uint64_t pc;
