@@ -63,6 +63,7 @@ struct fgt_worker {
 	struct fgt_frame_pc frames[FGT_MAX_FRAMES];
 	struct fgt_tl_frame tl_stack[FGT_TL_MAX_DEPTH];
 	long running; /* threads whose last state is running */
+	uint64_t running_ts; /* the counter's last timestamp: it never goes back */
 	const struct fgt_func *running_state;
 	struct fgt_strbuf scratch;
 	atomic_int error;
@@ -183,6 +184,11 @@ static void count_running(struct fgt_worker *w, const struct fgt_func *from,
 	if (!delta)
 		return;
 	w->running += delta;
+	/* A thread's exit is stamped with its last sample, which may be older
+	 * than a change already written for another thread. */
+	if (ts < w->running_ts)
+		ts = w->running_ts;
+	w->running_ts = ts;
 	for (size_t i = 0; i < w->sinks->n; i++)
 		if (w->sinks->tef[i])
 			set_error(w, fgt_tef_counter(w->sinks->tef[i], w->pid, ts,
