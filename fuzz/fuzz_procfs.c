@@ -94,6 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_status(raw, size);
 	uint64_t run, wait, slices;
 	fgt_procfs_parse_schedstat(raw, size, &run, &wait, &slices);
+	struct fgt_proc_syscall sc;
+	if (fgt_procfs_parse_syscall(raw, size, &sc) == 0 && !sc.running && sc.nr < -1)
+		abort(); /* only -1 or a syscall number */
 	check_maps_line(str, size);
 	check_tcp_line(str, size);
 	check_perfmap_line(str, size);

@@ -279,13 +279,30 @@ static int status_uids(const char *buf, size_t len, struct fgt_proc_status *st)
 	return 0;
 }
 
+/* A status line holding one hex mask (SigCgt and the like); 0 without it. */
+static int status_mask(const char *buf, size_t len, const char *key, uint64_t *out)
+{
+	const char *p, *end;
+	unsigned long long v;
+	*out = 0;
+	if (!status_line(buf, len, key, &p, &end))
+		return 0;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (parse_hex(&p, end, &v) < 0 || p != end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 int fgt_procfs_parse_status(const char *buf, size_t len, struct fgt_proc_status *st)
 {
 	memset(st, 0, sizeof(*st));
 	if (status_pid(buf, len, "Tgid", &st->tgid) < 0)
 		return -EINVAL;
 	int rc = status_pid(buf, len, "TracerPid", &st->tracer_pid);
-	if (rc == -EINVAL || status_uids(buf, len, st) < 0)
+	if (rc == -EINVAL || status_uids(buf, len, st) < 0 ||
+	    status_mask(buf, len, "SigCgt", &st->sig_caught) < 0)
 		return -EINVAL;
 	/* NSpid lists the pid in each namespace from the outermost in; kernels
 	 * before 4.1 have no NSpid line. */
@@ -356,6 +373,66 @@ int fgt_procfs_read_syscall(pid_t pid, pid_t tid, long *nr)
 		return -EINVAL;
 	*nr = (long)v;
 	return 0;
+}
+
+/* "0x" and hex digits at *p. */
+static int parse_0x(const char **p, const char *end, unsigned long long *v)
+{
+	const char *s = *p;
+	if (end - s < 2 || s[0] != '0' || s[1] != 'x')
+		return -EINVAL;
+	s += 2;
+	if (parse_hex(&s, end, v) < 0)
+		return -EINVAL;
+	*p = s;
+	return 0;
+}
+
+int fgt_procfs_parse_syscall(const char *buf, size_t len, struct fgt_proc_syscall *sc)
+{
+	const char *p = buf, *end = buf + len;
+	unsigned long long v[8], nr;
+	memset(sc, 0, sizeof(*sc));
+	while (end > p && (end[-1] == '\n' || end[-1] == '\0'))
+		end--;
+	if (end - p == 7 && memcmp(p, "running", 7) == 0) {
+		sc->running = true;
+		return 0;
+	}
+	if (parse_dec(&p, end, true, &nr) < 0)
+		return -EINVAL;
+	sc->nr = (long)nr;
+	if (sc->nr < -1)
+		return -EINVAL;
+	size_t want = sc->nr < 0 ? 2 : 8;
+	for (size_t i = 0; i < want; i++)
+		if (!skip_char(&p, end, ' ') || parse_0x(&p, end, &v[i]) < 0)
+			return -EINVAL;
+	if (p != end)
+		return -EINVAL;
+	for (size_t i = 0; i + 2 < want; i++)
+		sc->args[i] = v[i];
+	sc->sp = v[want - 2];
+	sc->pc = v[want - 1];
+	return 0;
+}
+
+int fgt_procfs_open_syscall(pid_t pid, pid_t tid)
+{
+	char path[64];
+	proc_path(path, sizeof(path), pid, tid, "syscall");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int fgt_procfs_pread_syscall(int fd, struct fgt_proc_syscall *sc)
+{
+	/* Eight 18-byte hex fields, a number and separators: under 180 bytes. */
+	char buf[256];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return -errno;
+	return fgt_procfs_parse_syscall(buf, (size_t)n, sc);
 }
 
 /* ---- tasks, comm, cmdline, fds -------------------------------------------- */

@@ -44,6 +44,7 @@ struct fgt_proc_status {
 	pid_t tracer_pid; /* 0 when not traced */
 	uid_t ruid, euid;
 	pid_t ns_pid; /* last NSpid value: the pid as its own namespace sees it */
+	uint64_t sig_caught; /* SigCgt: bit N-1 set when signal N has a handler */
 };
 
 /* Parses the contents of /proc/PID/status. Missing TracerPid and Uid lines
@@ -76,6 +77,26 @@ int fgt_procfs_read_timeslices(int fd, uint64_t *timeslices);
  * *nr >= 0, or -1 when it is blocked outside a syscall. Returns 0, -EAGAIN
  * when the thread is running, -EINVAL, or -errno. */
 int fgt_procfs_read_syscall(pid_t pid, pid_t tid, long *nr);
+
+/* What /proc/PID/task/TID/syscall says about a thread that is off a CPU. */
+struct fgt_proc_syscall {
+	bool running;	  /* on a CPU or runnable: nothing else below is set */
+	long nr;	  /* the syscall it is blocked in, or -1 outside one */
+	uint64_t args[6]; /* its arguments, when nr >= 0 */
+	uint64_t sp, pc;  /* its user stack pointer and pc */
+};
+
+/* Parses the contents of a syscall file: "running", "NR 0xSP 0xPC" (nr -1) or
+ * "NR 0xA1 ... 0xA6 0xSP 0xPC". Returns 0 or -EINVAL. */
+int fgt_procfs_parse_syscall(const char *buf, size_t len, struct fgt_proc_syscall *sc);
+
+/* Opens /proc/PID/task/TID/syscall for fgt_procfs_pread_syscall. Returns the
+ * fd (the caller closes it) or -errno. */
+int fgt_procfs_open_syscall(pid_t pid, pid_t tid);
+
+/* One pread of an fd from fgt_procfs_open_syscall, no allocation. Returns 0,
+ * -EINVAL, or -errno (-ESRCH once the thread is gone). */
+int fgt_procfs_pread_syscall(int fd, struct fgt_proc_syscall *sc);
 
 /* Thread ids of pid from /proc/PID/task, ascending. On success *tids is
  * malloc'd and the caller frees it. Returns 0, -ENOENT/-ESRCH when the

@@ -55,6 +55,35 @@ static uint64_t now_ns(void)
 
 /* ---- checking the target -------------------------------------------------- */
 
+/* Only one tracer at a time, per thread: a debugger on any one thread would
+ * leave that thread out of the capture in silence. Refuses, naming it. */
+static int check_untraced(pid_t pid, char *err, size_t errlen)
+{
+	pid_t *tids;
+	size_t n;
+	int rc = fgt_procfs_list_tasks(pid, &tids, &n);
+	if (rc < 0)
+		return 0; /* the attach itself reports what is wrong */
+	for (size_t i = 0; i < n; i++) {
+		struct fgt_proc_status st;
+		if (fgt_procfs_read_status(pid, tids[i], &st) < 0 || !st.tracer_pid)
+			continue;
+		char comm[64] = "?";
+		char which[64] = "";
+		fgt_procfs_read_comm(st.tracer_pid, 0, comm, sizeof(comm));
+		if (tids[i] != pid)
+			snprintf(which, sizeof(which), " (its thread %d)", tids[i]);
+		snprintf(err, errlen,
+			 "cannot attach to %d: it%s is already traced by process %d (%s); "
+			 "only one tracer at a time: detach that debugger first",
+			 pid, which, st.tracer_pid, comm);
+		free(tids);
+		return -EPERM;
+	}
+	free(tids);
+	return 0;
+}
+
 static int check_pid(struct fgt_session *s, char *err, size_t errlen)
 {
 	pid_t pid = s->cfg.pid;
@@ -88,16 +117,9 @@ static int check_pid(struct fgt_session *s, char *err, size_t errlen)
 		    pid, ps.comm);
 		return -EPERM;
 	}
-	if (st.tracer_pid) {
-		char comm[64] = "?";
-		fgt_procfs_read_comm(st.tracer_pid, 0, comm, sizeof(comm));
-		snprintf(
-		    err, errlen,
-		    "cannot attach to %d: it is already traced by process %d (%s); only "
-		    "one tracer at a time: detach that debugger first",
-		    pid, st.tracer_pid, comm);
-		return -EPERM;
-	}
+	rc = check_untraced(pid, err, errlen);
+	if (rc < 0)
+		return rc;
 	s->pid = pid;
 	return 0;
 }
@@ -340,7 +362,7 @@ static void report_progress(struct fgt_session *s, fgt_progress_fn fn, void *ctx
 	fgt_tracee_get_stats(s->tracee, &ts);
 	struct fgt_progress p = {
 	    .elapsed_ns = now_ns() - s->start_ns,
-	    .samples = ts.stops + ts.reused + ts.jobstopped,
+	    .samples = ts.stops + ts.reused + ts.jobstopped + ts.unstopped,
 	    .threads = ts.threads_live,
 	    .bytes = fgt_worker_bytes(s->worker),
 	};
@@ -450,6 +472,10 @@ static void metadata_json(struct fgt_session *s, struct fgt_strbuf *b)
 	    ",\"threads_seen\":%" PRIu64 ",\"signals_forwarded\":%" PRIu64,
 	    ws->samples, ts->stops, ts->reused, ts->jobstopped, ts->blocked, ts->drops, ts->late,
 	    s->sum.missed_ticks, ts->ticks, ts->threads_seen, ts->signals);
+	fgt_strbuf_printf(b,
+			  ",\"samples_without_stop\":%" PRIu64 ",\"calls_remade\":%" PRIu64
+			  ",\"eintr_caused\":%" PRIu64 ",\"processes_let_go\":%" PRIu64,
+			  ts->unstopped, ts->restarted, ts->eintr, ts->foreign);
 	fgt_strbuf_printf(b,
 			  ",\"stop_held_ns_total\":%" PRIu64 ",\"stop_copy_ns_total\":%" PRIu64
 			  ",\"stop_held_ns_max\":%" PRIu64 ",\"stop_held_us_histogram\":{",

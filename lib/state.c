@@ -4,6 +4,7 @@
 #include "syscalls.h"
 
 #include <stdio.h>
+#include <string.h>
 
 const char *fgt_syscall_name(long nr)
 {
@@ -34,4 +35,43 @@ void fgt_state_blocked_name(long nr, char *buf, size_t cap)
 		snprintf(buf, cap, "blocked");
 	else
 		fgt_state_name(nr, false, buf, cap);
+}
+
+/* The calls that signal(7) lists as failing with EINTR after a stop even with
+ * no handler, with their timeout argument. */
+static const struct {
+	const char *name;
+	enum fgt_timeout_arg timeout;
+	int arg;
+} eintr_calls[] = {
+	{"epoll_wait", FGT_TIMEOUT_MS, 3},   {"epoll_pwait", FGT_TIMEOUT_MS, 3},
+	{"epoll_pwait2", FGT_TIMEOUT_PTR, 3}, {"semop", FGT_TIMEOUT_NONE, 0},
+	{"semtimedop", FGT_TIMEOUT_PTR, 3},  {"rt_sigtimedwait", FGT_TIMEOUT_PTR, 2},
+};
+
+static int eintr_call(long nr)
+{
+	const char *name = fgt_syscall_name(nr);
+	if (!name)
+		return -1;
+	for (size_t i = 0; i < sizeof(eintr_calls) / sizeof(eintr_calls[0]); i++)
+		if (strcmp(name, eintr_calls[i].name) == 0)
+			return (int)i;
+	return -1;
+}
+
+enum fgt_stop_effect fgt_syscall_stop_effect(long nr)
+{
+	return eintr_call(nr) >= 0 ? FGT_STOP_EINTR : FGT_STOP_RESTARTS;
+}
+
+enum fgt_timeout_arg fgt_syscall_timeout(long nr, int *arg)
+{
+	int i = eintr_call(nr);
+	if (i < 0) {
+		*arg = -1; /* unknown: assume a timeout that cannot be found */
+		return FGT_TIMEOUT_PTR;
+	}
+	*arg = eintr_calls[i].arg;
+	return eintr_calls[i].timeout;
 }

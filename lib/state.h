@@ -19,4 +19,24 @@ void fgt_state_name(long nr, bool jobstop, char *buf, size_t cap);
  * syscall nr, else "blocked" (a page fault, for one). */
 void fgt_state_blocked_name(long nr, char *buf, size_t cap);
 
+/* How a ptrace stop treats a thread asleep in syscall nr. */
+enum fgt_stop_effect {
+	FGT_STOP_RESTARTS, /* the kernel restarts the call: the stop is unseen */
+	FGT_STOP_EINTR,	   /* the call fails with EINTR (epoll_wait, semop,
+			    * sigtimedwait: signal(7), "stop signals") */
+};
+
+/* How a stop treats a thread asleep in syscall nr (as fgt_syscall_name). */
+enum fgt_stop_effect fgt_syscall_stop_effect(long nr);
+
+/* Where syscall nr, once it fails with EINTR, keeps its timeout. */
+enum fgt_timeout_arg {
+	FGT_TIMEOUT_NONE, /* it has none: restarting it changes nothing */
+	FGT_TIMEOUT_MS,	  /* int milliseconds in argument 4; -1 waits forever */
+	FGT_TIMEOUT_PTR,  /* a struct timespec pointer argument; NULL waits forever */
+};
+
+/* The timeout of syscall nr and the index (0-based) of its argument. */
+enum fgt_timeout_arg fgt_syscall_timeout(long nr, int *arg);
+
 #endif

@@ -4,6 +4,7 @@
 #include "tracee.h"
 #include "config.h"
 #include "procfs.h"
+#include "state.h"
 #include "tidmap.h"
 
 #include <errno.h>
@@ -43,9 +44,15 @@ struct thread {
 	pid_t tid;
 	enum thread_state state;
 	int schedstat_fd;	   /* -1 when it could not be opened */
+	int syscall_fd;		   /* /proc/.../syscall, -1 when it could not be opened */
 	uint64_t last_slices;	   /* schedstat field 3 at the last decision */
 	bool stopped_last;	   /* our stop added 2 to last_slices */
 	bool stopped_blocked;	   /* ... and it interrupted a blocking syscall */
+	bool trusted;		   /* the last decision found it asleep and unmoved */
+	bool asleep_in_call;	   /* asleep in a syscall when we last looked */
+	uint64_t asleep_seen_ns;   /* when first seen asleep in its current call */
+	bool rewound;		   /* we made a failed call again at the last stop */
+	uint64_t rewound_rip;	   /* ... and put the thread back at this pc */
 	bool sampled;		   /* the worker has a stack for this thread */
 	bool inflight;		   /* counts against MAX_INFLIGHT */
 	uint64_t interrupt_ns;	   /* when PTRACE_INTERRUPT was sent */
@@ -103,6 +110,8 @@ static void free_thread(struct fgt_tracee *t, struct thread *th)
 		t->n_inflight--;
 	if (th->schedstat_fd >= 0)
 		close(th->schedstat_fd);
+	if (th->syscall_fd >= 0)
+		close(th->syscall_fd);
 	free(th);
 }
 
@@ -147,9 +156,12 @@ static struct thread *add_thread(struct fgt_tracee *t, pid_t tid, enum thread_st
 	th->tid = tid;
 	th->state = st;
 	th->schedstat_fd = fgt_procfs_open_schedstat(t->pid, tid);
+	th->syscall_fd = fgt_procfs_open_syscall(t->pid, tid);
 	if (fgt_tidmap_put(&t->threads, tid, th) < 0) {
 		if (th->schedstat_fd >= 0)
 			close(th->schedstat_fd);
+		if (th->syscall_fd >= 0)
+			close(th->syscall_fd);
 		free(th);
 		return NULL;
 	}
@@ -542,17 +554,28 @@ static bool is_asleep(const struct fgt_tracee *t, const struct thread *th)
  * the tracer), which then runs on and falls asleep. So after each of our
  * stops the count is trusted only when that stop interrupted a restartable
  * blocking syscall and the thread is seen asleep again; from then on it
- * cannot run without being scheduled in, which moves the count. */
+ * cannot run without being scheduled in, which moves the count. A thread we
+ * meant to stop but did not (its previous stop was late, or the worker was
+ * behind) is trusted again only after a stop or a look that shows it asleep:
+ * its unchanged count alone may mean it never left the CPU. */
 static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
 {
 	uint64_t slices;
 	if (th->schedstat_fd < 0 ||
-	    fgt_procfs_read_timeslices(th->schedstat_fd, &slices) < 0)
+	    fgt_procfs_read_timeslices(th->schedstat_fd, &slices) < 0) {
+		th->trusted = false;
 		return false;
-	bool after_stop = th->stopped_last;
-	uint64_t expect = th->last_slices + (after_stop ? 2 : 0);
-	bool same = th->sampled && slices == expect &&
-		    (!after_stop || (th->stopped_blocked && is_asleep(t, th)));
+	}
+	bool same;
+	if (th->stopped_last)
+		same = slices == th->last_slices + 2 && th->stopped_blocked &&
+		       is_asleep(t, th);
+	else
+		same = th->trusted && slices == th->last_slices;
+	same = same && th->sampled;
+	if (!same)
+		th->asleep_seen_ns = 0; /* it ran: any sleep now is a new one */
+	th->trusted = same;
 	th->last_slices = slices;
 	th->stopped_last = false;
 	return same;
@@ -594,6 +617,62 @@ size_t fgt_tracee_tick(struct fgt_tracee *t)
 	return t->n_todo;
 }
 
+/* Looks at the thread before stopping it. One asleep in a call that a stop
+ * would fail with EINTR (epoll_wait and the like, see signal(7)) is sampled
+ * without a stop: /proc gives its syscall, arguments, sp and pc, and its stack
+ * holds still while it sleeps. A run count that moves during the copy means
+ * it woke, and the copy may be torn: it is then stopped as usual. Returns
+ * true when it took the sample. */
+static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
+{
+	struct fgt_proc_syscall sc;
+	uint64_t before, after;
+	th->asleep_in_call = true; /* until /proc says otherwise */
+	if (th->syscall_fd < 0 || th->schedstat_fd < 0 ||
+	    fgt_procfs_read_timeslices(th->schedstat_fd, &before) < 0 ||
+	    fgt_procfs_pread_syscall(th->syscall_fd, &sc) < 0)
+		return false;
+	if (sc.running || sc.nr < 0) {
+		th->asleep_in_call = false; /* any call it makes begins after now */
+		return false;
+	}
+	if (fgt_syscall_stop_effect(sc.nr) != FGT_STOP_EINTR)
+		return false;
+	struct fgt_snapshot *s = th->snap;
+	memset(&s->regs, 0, sizeof(s->regs));
+	s->regs.orig_rax = (unsigned long)sc.nr;
+	s->regs.rax = (unsigned long)-EINTR;
+	s->regs.rdi = sc.args[0];
+	s->regs.rsi = sc.args[1];
+	s->regs.rdx = sc.args[2];
+	s->regs.r10 = sc.args[3];
+	s->regs.r8 = sc.args[4];
+	s->regs.r9 = sc.args[5];
+	s->regs.rsp = sc.sp;
+	s->regs.rip = sc.pc;
+	s->kind = FGT_SNAP_SAMPLE;
+	s->tid = th->tid;
+	s->jobstop = false;
+	s->held_ns = 0;
+	uint64_t now = now_ns();
+	s->ts_ns = since_start(t, now);
+	copy_stack(t, s);
+	if (fgt_procfs_read_timeslices(th->schedstat_fd, &after) < 0 || after != before) {
+		th->asleep_in_call = false; /* it woke: a call now is a new one */
+		return false;
+	}
+	th->snap = NULL;
+	th->sampled = true;
+	th->stopped_last = false;
+	th->trusted = true;
+	th->last_slices = after;
+	if (!th->asleep_seen_ns)
+		th->asleep_seen_ns = now;
+	t->stats.unstopped++;
+	fgt_queue_push(t->queue, s, false);
+	return true;
+}
+
 static void interrupt(struct fgt_tracee *t, struct thread *th)
 {
 	th->snap = fgt_queue_get(t->queue, true);
@@ -601,6 +680,8 @@ static void interrupt(struct fgt_tracee *t, struct thread *th)
 		t->stats.drops++;
 		return;
 	}
+	if (sample_asleep(t, th))
+		return;
 	th->interrupt_ns = now_ns();
 	if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0) {
 		fgt_queue_put_back(t->queue, th->snap);
@@ -656,7 +737,11 @@ static void handle_exec(struct fgt_tracee *t, struct thread *th)
 	if (th->schedstat_fd >= 0)
 		close(th->schedstat_fd);
 	th->schedstat_fd = fgt_procfs_open_schedstat(t->pid, th->tid);
+	if (th->syscall_fd >= 0)
+		close(th->syscall_fd);
+	th->syscall_fd = fgt_procfs_open_syscall(t->pid, th->tid);
 	th->sampled = false;
+	th->trusted = false;
 	t->sampling = true;
 	if (t->exec_err_fd >= 0) {
 		close(t->exec_err_fd); /* the exec worked */
@@ -677,6 +762,125 @@ static void detach_now(struct fgt_tracee *t, struct thread *th, int sig)
 	t->stats.threads_live = t->threads.len;
 }
 
+/* x86-64 syscall argument i (0-based) in r. */
+static unsigned long long *syscall_arg(struct user_regs_struct *r, int i)
+{
+	switch (i) {
+	case 0: return &r->rdi;
+	case 1: return &r->rsi;
+	case 2: return &r->rdx;
+	case 3: return &r->r10;
+	case 4: return &r->r8;
+	default: return &r->r9;
+	}
+}
+
+/* True when making the call in r again, as it was, cannot stretch its wait
+ * by more than a sampling period. A call begun after we looked at the thread
+ * has waited only since then; one without a timeout cannot be stretched; an
+ * epoll_wait timeout in milliseconds is cut by the time the thread has been
+ * seen asleep. */
+static bool can_remake(const struct fgt_tracee *t, const struct thread *th,
+		       struct user_regs_struct *r)
+{
+	long nr = (long)r->orig_rax;
+	int arg = -1;
+	if (!th->asleep_in_call)
+		return true;
+	switch (fgt_syscall_timeout(nr, &arg)) {
+	case FGT_TIMEOUT_NONE:
+		return true;
+	case FGT_TIMEOUT_PTR:
+		return arg >= 0 && *syscall_arg(r, arg) == 0;
+	case FGT_TIMEOUT_MS: {
+		int ms = (int)*syscall_arg(r, arg);
+		if (ms < 0)
+			return true;
+		if (!th->asleep_seen_ns)
+			return false;
+		uint64_t gone = (now_ns() - th->asleep_seen_ns) / 1000000u;
+		*syscall_arg(r, arg) = (unsigned)(gone < (uint64_t)ms ? ms - (int)gone : 0);
+		return true;
+	}
+	}
+	(void)t;
+	return false;
+}
+
+/* A stop of ours made the thread's syscall fail with EINTR, which the kernel
+ * does to epoll_wait and a few others instead of restarting them. Undo it as
+ * the kernel undoes a restartable call: back to the syscall instruction (2
+ * bytes) with the call's number, when can_remake allows. A signal that then
+ * reaches a handler gets its EINTR back (see undo_remake). */
+static void remake_call(struct fgt_tracee *t, struct thread *th,
+			const struct user_regs_struct *at_stop)
+{
+	th->rewound = false;
+	if ((long)at_stop->orig_rax < 0 || (long)at_stop->rax != -EINTR)
+		return;
+	struct user_regs_struct r = *at_stop;
+	if (!can_remake(t, th, &r)) {
+		t->stats.eintr++;
+		return;
+	}
+	r.rax = r.orig_rax;
+	r.rip -= 2;
+	if (ptrace(PTRACE_SETREGS, th->tid, 0, &r) < 0)
+		return;
+	th->rewound = true;
+	th->rewound_rip = r.rip;
+	t->stats.restarted++;
+}
+
+/* A signal arrives for a thread whose failed call we made again, before it
+ * ran it. A handler would have seen that EINTR without us: give it back. */
+static void undo_remake(struct fgt_tracee *t, struct thread *th, int sig)
+{
+	struct user_regs_struct r;
+	struct fgt_proc_status st;
+	if (!th->rewound)
+		return;
+	th->rewound = false;
+	if (sig < 1 || sig > 64 || fgt_procfs_read_status(t->pid, th->tid, &st) < 0 ||
+	    !(st.sig_caught & (1ull << (sig - 1))))
+		return;
+	if (ptrace(PTRACE_GETREGS, th->tid, 0, &r) < 0 || r.rip != th->rewound_rip ||
+	    r.rax != r.orig_rax)
+		return;
+	r.rax = (unsigned long)-EINTR;
+	r.rip += 2;
+	if (ptrace(PTRACE_SETREGS, th->tid, 0, &r) == 0)
+		t->stats.restarted--;
+}
+
+/* Looks at a thread about to be stopped to detach it (see can_remake). */
+static void look_before_detach(struct thread *th)
+{
+	struct fgt_proc_syscall sc;
+	uint64_t slices;
+	th->asleep_in_call = !(th->syscall_fd >= 0 &&
+			       fgt_procfs_pread_syscall(th->syscall_fd, &sc) == 0 &&
+			       (sc.running || sc.nr < 0));
+	if (th->schedstat_fd < 0 ||
+	    fgt_procfs_read_timeslices(th->schedstat_fd, &slices) < 0 ||
+	    slices != th->last_slices) {
+		/* It ran since the last tick: a call it sleeps in now began after
+		 * that tick, and making it again adds at most that much. */
+		th->asleep_seen_ns = 0;
+		th->asleep_in_call = false;
+	}
+}
+
+/* A clone() without CLONE_THREAD makes a process, which PTRACE_O_TRACECLONE
+ * traces too (its exit signal is not SIGCHLD). Only threads of the target
+ * are ours. */
+static bool is_our_thread(const struct fgt_tracee *t, pid_t tid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", t->pid, tid);
+	return access(path, F_OK) == 0;
+}
+
 static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 {
 	int sig = WSTOPSIG(status);
@@ -686,7 +890,8 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 	if (event == PTRACE_EVENT_CLONE) {
 		unsigned long tid = 0;
 		if (ptrace(PTRACE_GETEVENTMSG, th->tid, 0, &tid) == 0 && tid > 0 &&
-		    !fgt_tidmap_get(&t->threads, (pid_t)tid))
+		    !fgt_tidmap_get(&t->threads, (pid_t)tid) &&
+		    is_our_thread(t, (pid_t)tid))
 			add_thread(t, (pid_t)tid,
 				   th->state == TH_DETACHING ? TH_DETACHING : TH_RUNNING,
 				   true);
@@ -697,11 +902,25 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 	} else if (event == PTRACE_EVENT_STOP) {
 		if (th->state == TH_DETACHING) {
 			/* Detaching in a group-stop leaves the thread stopped. */
+			struct user_regs_struct r;
+			if (!is_stop_signal(sig) &&
+			    ptrace(PTRACE_GETREGS, th->tid, 0, &r) == 0)
+				remake_call(t, th, &r);
 			detach_now(t, th, 0);
 			return;
 		}
 		bool group = is_stop_signal(sig);
+		/* A thread found in a job-control stop (one stopped before we
+		 * attached, or one born into it) has no stack yet: its stop
+		 * holds it still, so take one now, to show it as stopped. */
+		if (group && !th->snap && !th->sampled && t->sampling &&
+		    (th->snap = fgt_queue_get(t->queue, true)))
+			th->interrupt_ns = now_ns();
 		s = th->snap ? take_sample(t, th, group) : NULL;
+		if (s && !group)
+			remake_call(t, th, &s->regs);
+		else
+			th->rewound = false;
 		if (group) {
 			th->state = TH_GROUPSTOP;
 			ptrace(PTRACE_LISTEN, th->tid, 0, 0);
@@ -718,6 +937,7 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 		 * so a pending sample is taken here; our interrupt still arrives
 		 * later and is simply resumed. */
 		t->stats.signals++;
+		undo_remake(t, th, sig);
 		if (th->state == TH_DETACHING) {
 			detach_now(t, th, sig);
 			return;
@@ -754,7 +974,13 @@ static void handle_status(struct fgt_tracee *t, pid_t tid, int status)
 		return;
 	if (!th) {
 		/* A new thread can report its first stop before its parent's clone
-		 * event does. */
+		 * event does. A new process (clone without CLONE_THREAD) is not
+		 * ours: let it go at its first stop. */
+		if (!is_our_thread(t, tid)) {
+			ptrace(PTRACE_DETACH, tid, 0, 0);
+			t->stats.foreign++;
+			return;
+		}
 		th = add_thread(t, tid, TH_RUNNING, true);
 		if (!th) {
 			ptrace(PTRACE_CONT, tid, 0, 0);
@@ -814,6 +1040,8 @@ int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms)
 		}
 		/* A running or listening thread must be in a ptrace-stop to detach;
 		 * an interrupted one already has its stop on the way. */
+		if (th->state == TH_RUNNING)
+			look_before_detach(th);
 		if (th->state != TH_INTERRUPTING &&
 		    ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0 && errno == ESRCH) {
 			fgt_tidmap_del(&t->threads, th->tid);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,80 @@ static void sleep_ms(long ms)
 }
 
 /* ---- stat ----------------------------------------------------------------- */
+
+static void test_syscall_file(void **state)
+{
+	(void)state;
+	struct fgt_proc_syscall sc;
+	const char *in_call = "232 0x3 0x7ffd1000 0x1 0x32 0x0 0x0 0x7ffd0ff0 0x7f0012345678\n";
+	assert_int_equal(fgt_procfs_parse_syscall(in_call, strlen(in_call), &sc), 0);
+	assert_false(sc.running);
+	assert_int_equal(sc.nr, 232);
+	assert_int_equal(sc.args[0], 3);
+	assert_int_equal(sc.args[3], 0x32);
+	assert_int_equal(sc.sp, 0x7ffd0ff0);
+	assert_int_equal(sc.pc, 0x7f0012345678ull);
+	const char *fault = "-1 0x7ffd0ff0 0x401000\n";
+	assert_int_equal(fgt_procfs_parse_syscall(fault, strlen(fault), &sc), 0);
+	assert_int_equal(sc.nr, -1);
+	assert_int_equal(sc.sp, 0x7ffd0ff0);
+	assert_int_equal(sc.pc, 0x401000);
+	assert_int_equal(fgt_procfs_parse_syscall("running\n", 8, &sc), 0);
+	assert_true(sc.running);
+	const char *bad[] = {"",
+			     "running now",
+			     "232 0x3",
+			     "-2 0x1 0x2",
+			     "232 3 0x1 0x1 0x1 0x1 0x1 0x1 0x1",
+			     "-1 0x1 0x2 0x3",
+			     "232 0x1 0x1 0x1 0x1 0x1 0x1 0x1 0x1 junk",
+			     "x 0x1 0x2",
+			     "-1 0x 0x2"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (fgt_procfs_parse_syscall(bad[i], strlen(bad[i]), &sc) != -EINVAL)
+			fail_msg("accepted %s", bad[i]);
+}
+
+/* A thread blocked in read() on a pipe, seen from /proc. */
+static void *blocked_reader(void *arg)
+{
+	char c;
+	return (void *)(long)read(*(int *)arg, &c, 1);
+}
+
+static void test_live_syscall(void **state)
+{
+	(void)state;
+	int p[2];
+	pthread_t t;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pthread_create(&t, NULL, blocked_reader, &p[0]), 0);
+	pid_t tid = 0;
+	struct fgt_proc_syscall sc = {.running = true};
+	/* Find the reader's tid, then wait for it to block in read (0). */
+	for (int i = 0; i < 100000 && (sc.running || sc.nr != 0); i++) {
+		pid_t *tids;
+		size_t n;
+		assert_int_equal(fgt_procfs_list_tasks(getpid(), &tids, &n), 0);
+		tid = n > 1 ? tids[n - 1] : 0;
+		free(tids);
+		if (!tid || tid == getpid())
+			continue;
+		int fd = fgt_procfs_open_syscall(getpid(), tid);
+		assert_true(fd >= 0);
+		assert_int_equal(fgt_procfs_pread_syscall(fd, &sc), 0);
+		close(fd);
+		sched_yield();
+	}
+	assert_false(sc.running);
+	assert_int_equal(sc.nr, 0); /* read */
+	assert_int_equal(sc.args[0], (uint64_t)p[0]);
+	assert_true(sc.sp != 0 && sc.pc != 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	pthread_join(t, NULL);
+	close(p[0]);
+	close(p[1]);
+}
 
 static void test_stat_names(void **state)
 {
@@ -951,6 +1026,8 @@ int main(void)
 	    cmocka_unit_test(test_status),
 	    cmocka_unit_test(test_status_malformed),
 	    cmocka_unit_test(test_schedstat),
+	    cmocka_unit_test(test_syscall_file),
+	    cmocka_unit_test(test_live_syscall),
 	    cmocka_unit_test(test_maps_lines),
 	    cmocka_unit_test(test_maps_malformed),
 	    cmocka_unit_test(test_tcp_lines),
