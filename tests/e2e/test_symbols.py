@@ -1,0 +1,584 @@
+"""Symbols as good as a debugger's, on real builds made here: a C++ method of a
+class template with an always-inline helper as its own inline frame, each
+--demangle style, the same program stripped with its debug information found
+through .gnu_debuglink, a .build-id directory and a local debuginfod server,
+code in unusual places (a deleted binary, a path that exists only in the
+target's mount namespace, JIT code named by a perf map), a library dlopened
+during the capture, frames with no symbol, and what symbolization costs.
+
+The C++ program and the library (tests/targets/cxx/) are built by the tests
+into their temporary directories, since each build variant is part of the
+test. Every trace made here is checked: each B event has a non-empty name."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import tefcheck
+from lib import (ROOT, fgtrace_meta, figure, load_trace, ns_to_trace_us, read_line,
+                 run_fgtrace, spans, start_fgtrace, start_target, stop_target,
+                 thread_cpu_ns, tmpdir, tracer_pid, wait_for)
+
+TIMEOUT = 150
+CXX_DIR = ROOT / "tests" / "targets" / "cxx"
+APP_SRC = CXX_DIR / "app.cpp"
+LIB_SRC = CXX_DIR / "libdlwork.c"
+HEX_NAME = re.compile(r"^(?P<module>.+)\+0x[0-9a-f]+$")
+
+# The frames the C++ program spends its time in, from the root down, for each
+# --demangle style: (name, cat).
+CHAINS = {
+    "short": [("main", "function"), ("app::Worker<int>::run", "function"),
+              ("app::mix_step", "inline")],
+    "full": [("main", "function"), ("app::Worker<int>::run(unsigned long)", "function"),
+             ("app::mix_step(unsigned long)", "inline")],
+    "none": [("main", "function"), ("_ZN3app6WorkerIiE3runEm", "function"),
+             ("_ZN3app8mix_stepEm", "inline")],
+}
+SHORT = CHAINS["short"]
+
+
+# ---- building ----------------------------------------------------------------
+
+def run_tool(argv, what, **kw):
+    """Runs a build tool; a failure names the command and its output."""
+    if not shutil.which(argv[0]):
+        raise AssertionError(f"cannot {what}: {argv[0]} is not installed")
+    p = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        raise AssertionError(f"cannot {what}: {' '.join(map(str, argv))} exited "
+                             f"{p.returncode}: {(p.stderr or p.stdout).strip()}")
+    return p.stdout
+
+
+def build_app(d, name="app"):
+    """The C++ program built -O2 -g with a build id, as d/name."""
+    out = d / name
+    run_tool(["g++", "-O2", "-g", "-pthread", "-Wl,--build-id", "-o", out, APP_SRC],
+             "build the C++ test program")
+    return out
+
+
+def build_id(path):
+    """The hex GNU build id of an ELF file."""
+    m = re.search(r"Build ID:\s*([0-9a-f]+)", run_tool(["readelf", "-n", path],
+                                                        "read a build id"))
+    if not m:
+        raise AssertionError(f"{path} has no build id note")
+    return m.group(1)
+
+
+def strip_all(src, dst):
+    """A copy of src without any symbol table or debug information."""
+    run_tool(["objcopy", "--strip-all", src, dst], "strip the test program")
+    sections = run_tool(["readelf", "-S", "-W", dst], "list sections")
+    for s in (".symtab", ".debug_info"):
+        assert s not in sections, f"{dst} still has {s} after objcopy --strip-all"
+    return dst
+
+
+def keep_debug(src, dst):
+    run_tool(["objcopy", "--only-keep-debug", src, dst], "split the debug information")
+    return dst
+
+
+def source_lines(path, needle):
+    """Line numbers (from 1) of the lines of path that contain needle."""
+    lines = [n for n, text in enumerate(path.read_text().splitlines(), 1) if needle in text]
+    assert lines, f"{path} has no line with {needle!r}: the test is out of date"
+    return lines
+
+
+# ---- captures and what they hold ---------------------------------------------
+
+def check_frame_names(events, label):
+    """Every B event of every trace made here has a non-empty name."""
+    bad = [e for e in events if e.get("ph") == "B"
+           and not (isinstance(e.get("name"), str) and e["name"].strip())]
+    assert not bad, f"{label}: {len(bad)} B events with an empty name, e.g. {bad[:3]}"
+
+
+def load_checked(out):
+    tefcheck.check(out)
+    events = load_trace(out)
+    check_frame_names(events, str(out))
+    return events
+
+
+def capture(d, name, args, env=None, timeout=60):
+    """fgtrace -q -o d/name ARGS, which must succeed; returns its events."""
+    out = d / name
+    rc, _, err = run_fgtrace(["-q", "-o", out] + [str(a) for a in args], timeout=timeout,
+                             env=env)
+    assert rc == 0, f"fgtrace {args} exited {rc}, expected 0; stderr: {err.strip()!r}"
+    return load_checked(out)
+
+
+def stacks(events):
+    """(tid, ts, stack) at each B event; stack lists (name, cat, args) from
+    the root to the frame that event begins."""
+    open_frames, out = {}, []
+    for e in events:
+        tid = e.get("tid")
+        if e.get("ph") == "B":
+            st = open_frames.setdefault(tid, [])
+            st.append((e["name"], e.get("cat"), e.get("args") or {}))
+            out.append((tid, e["ts"], list(st)))
+        elif e.get("ph") == "E" and open_frames.get(tid):
+            open_frames[tid].pop()
+    return out
+
+
+def find_chain(events, chain):
+    """The frames of the first stack in which chain ((name, cat) pairs) lies
+    directly nested, one under the other; None when no stack has it."""
+    n = len(chain)
+    for _, _, st in stacks(events):
+        for i in range(len(st) - n + 1):
+            if [(name, cat) for name, cat, _ in st[i:i + n]] == chain:
+                return st[i:i + n]
+    return None
+
+
+def stack_with(events, name):
+    """The names of the first stack that holds name, root first, or None."""
+    for _, _, st in stacks(events):
+        if any(n == name for n, _, _ in st):
+            return [n for n, _, _ in st]
+    return None
+
+
+def leaf_names(events, module):
+    return sorted({name for _, _, st in stacks(events) for name, _, a in st
+                   if a.get("module") == module})
+
+
+def assert_chain(events, chain, label, module="app"):
+    """chain is in the trace, each frame with its module and a source file."""
+    found = find_chain(events, chain)
+    assert found, (f"{label}: no stack holds {[n for n, _ in chain]} nested in that "
+                   f"order; frames of module {module}: {leaf_names(events, module)}; "
+                   f"a stack with {chain[-1][0]}: {stack_with(events, chain[-1][0])}")
+    for name, cat, args in found:
+        assert args.get("module") == module, f"{label}: {name} has args {args}"
+        assert args.get("file"), f"{label}: {name} ({cat}) has no source file: {args}"
+    return found
+
+
+def assert_app_args(found, label):
+    """The source file and declaration lines of the C++ program's frames."""
+    expected_lines = {
+        "main": source_lines(APP_SRC, "int main("),
+        "run": (source_lines(APP_SRC, "uint64_t run(uint64_t until_ms);") +
+                source_lines(APP_SRC, "Worker<T>::run(")),
+        "mix_step": source_lines(APP_SRC, "void mix_step("),
+    }
+    for (name, cat, args), key in zip(found, ["main", "run", "mix_step"]):
+        assert Path(args["file"]).name == APP_SRC.name, (
+            f"{label}: {name} has file {args['file']!r}, expected .../{APP_SRC.name}")
+        assert args.get("line") in expected_lines[key], (
+            f"{label}: {name} has line {args.get('line')}, expected one of "
+            f"{expected_lines[key]} (its declaration in {APP_SRC.name})")
+
+
+# ---- 1. C++ names, inline frames, demangling ----------------------------------
+
+def test_cxx_method_with_inline_helper_in_each_demangle_style():
+    d = tmpdir()
+    app = build_app(d)
+    events = capture(d, "short.json", ["--", app, 400])
+    assert_app_args(assert_chain(events, SHORT, "default (short) names"), "short")
+    for style in ("full", "none"):
+        events = capture(d, f"{style}.json", [f"--demangle={style}", "--", app, 300])
+        assert_app_args(assert_chain(events, CHAINS[style], f"--demangle={style}"), style)
+    short_events = capture(d, "explicit-short.json", ["--demangle=short", "--", app, 200])
+    assert_chain(short_events, SHORT, "--demangle=short")
+
+
+# ---- 2. separate debug information -------------------------------------------
+
+def reference_frames(d, app):
+    """The C++ program's frames in an unstripped run: name -> (cat, args)."""
+    events = capture(d, "unstripped.json", ["--", app, 300])
+    found = assert_chain(events, SHORT, "unstripped reference run")
+    return {name: (cat, args) for name, cat, args in found}
+
+
+def assert_matches_reference(events, ref, label, hex_allowed_first=False):
+    """The stripped run names the same frames as the unstripped one, with the
+    same args, and (unless hex_allowed_first) never falls back to app+0x....
+    With hex_allowed_first, fallback names may precede the first real name
+    (debug information still arriving), but not follow it."""
+    found = assert_chain(events, SHORT, label)
+    for name, cat, args in found:
+        assert (cat, args) == ref[name], (f"{label}: {name} is ({cat}, {args}); the "
+                                          f"unstripped run had {ref[name]}")
+    named_seen = False
+    for _, ts, st in stacks(events):
+        name, _, args = st[-1]
+        if args.get("module") != "app":
+            continue
+        if HEX_NAME.match(name):
+            assert hex_allowed_first and not named_seen, (
+                f"{label}: frame {name} at {ts} µs has no name; named frames: "
+                f"{leaf_names(events, 'app')}")
+        else:
+            named_seen = True
+
+
+def stripped_setup():
+    """A temporary directory with the unstripped program, its frames in a
+    reference run, its debug file and build id."""
+    d = tmpdir()
+    app = build_app(d)
+    ref = reference_frames(d, app)
+    debug = keep_debug(app, d / "app.debug")
+    return d, app, ref, debug, build_id(app)
+
+
+def test_stripped_binary_with_gnu_debuglink():
+    d, app, ref, debug, _ = stripped_setup()
+    side = d / "linked"
+    side.mkdir()
+    stripped = strip_all(app, side / "app")
+    shutil.copy(debug, side / "app.debug")
+    run_tool(["objcopy", f"--add-gnu-debuglink={side / 'app.debug'}", stripped],
+             "add a .gnu_debuglink")
+    events = capture(d, "debuglink.json", ["--", stripped, 300])
+    assert_matches_reference(events, ref, ".gnu_debuglink next to the binary")
+
+
+def test_stripped_binary_with_build_id_directory():
+    d, app, ref, debug, bid = stripped_setup()
+    (d / "bin").mkdir()
+    stripped = strip_all(app, d / "bin" / "app")
+    # Control: without the directory nothing names the program's code.
+    events = capture(d, "nodebug.json", ["--", stripped, 200])
+    assert not find_chain(events, SHORT[1:2]), (
+        "the stripped program was named without its debug information: the test "
+        f"cannot tell whether --debuginfo-path works; frames {leaf_names(events, 'app')}")
+    debug_dir = d / "debug"
+    target = debug_dir / ".build-id" / bid[:2] / f"{bid[2:]}.debug"
+    target.parent.mkdir(parents=True)
+    shutil.copy(debug, target)
+    events = capture(d, "buildid.json",
+                     [f"--debuginfo-path={debug_dir}", "--", stripped, 300])
+    assert_matches_reference(events, ref, "--debuginfo-path with a .build-id tree")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_status(url):
+    """The HTTP status of a GET, or None when nothing answers. Proxies from
+    the environment are bypassed: the server is local."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=2) as r:
+            r.read()
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def start_debuginfod(d, files):
+    """Debian's debuginfod on 127.0.0.1, scanning files; returns (process,
+    url, log path)."""
+    if not shutil.which("debuginfod"):
+        raise AssertionError("debuginfod is not installed (Debian package debuginfod)")
+    port = free_port()
+    log = d / "debuginfod.log"
+    with open(log, "w") as f:
+        server = subprocess.Popen(
+            ["debuginfod", "-p", str(port), "-F", "-d", str(d / "debuginfod.sqlite"),
+             "-t", "0", "-g", "0", "-c", "1", str(files)],
+            stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return server, f"http://127.0.0.1:{port}", log
+
+
+def wait_until_served(server, url, bid, log, timeout=30):
+    """Polls the server, with a deadline, until it serves the debug file."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"debuginfod exited {server.returncode} before serving: "
+                                 f"{log.read_text()[-800:]}")
+        last = http_status(f"{url}/buildid/{bid}/debuginfo")
+        if last == 200:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"debuginfod did not serve build id {bid} within {timeout}s "
+                         f"(last status {last}); log: {log.read_text()[-800:]}")
+
+
+def test_stripped_binary_with_debuginfod():
+    d, app, ref, debug, bid = stripped_setup()
+    (d / "bin").mkdir()
+    stripped = strip_all(app, d / "bin" / "app")
+    files = d / "served"
+    files.mkdir()
+    shutil.copy(debug, files / "app.debug")
+    cache = d / "debuginfod-cache"
+    server, url, log = start_debuginfod(d, files)
+    try:
+        wait_until_served(server, url, bid, log)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("DEBUGINFOD_") and "proxy" not in k.lower()}
+        env.update(DEBUGINFOD_URLS=url, DEBUGINFOD_CACHE_PATH=str(cache),
+                   DEBUGINFOD_TIMEOUT="20")
+        events = capture(d, "debuginfod.json", ["--", stripped, 500], env=env)
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    assert (cache / bid / "debuginfo").exists(), (
+        f"the debug file did not come through debuginfod: {cache} holds "
+        f"{sorted(str(p.relative_to(cache)) for p in cache.rglob('*'))}; "
+        f"server log: {log.read_text()[-800:]}")
+    assert_matches_reference(events, ref, "debuginfod", hex_allowed_first=True)
+
+
+# ---- 3. unusual places for the code ------------------------------------------
+
+class Program:
+    """A program started here with stdin and stdout piped; it must say
+    "ready". Killed on exit from the with block if still running."""
+
+    def __init__(self, argv):
+        self.p = subprocess.Popen([str(a) for a in argv], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        self.pid = self.p.pid
+
+    def __enter__(self):
+        try:
+            line = read_line(self.p, timeout=15)
+        except AssertionError as e:
+            self.__exit__()
+            raise AssertionError(f"{self.p.args} did not say ready ({e}); stderr: "
+                                 f"{self.p.stderr.read()!r}") from None
+        assert line.split() == ["ready"], f"{self.p.args} said {line!r}, not ready"
+        return self
+
+    def stop(self):
+        """Sends "q" and expects exit status 0."""
+        self.p.stdin.write("q\n")
+        self.p.stdin.close()
+        rc = self.p.wait(10)
+        assert rc == 0, f"{self.p.args} exited {rc}: {self.p.stderr.read()!r}"
+
+    def __exit__(self, *exc):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def attach(d, name, pid, duration="700ms"):
+    return capture(d, name, ["-p", pid, "-d", duration])
+
+
+def test_deleted_binary_is_named():
+    d = tmpdir()
+    app = build_app(d)
+    with Program([app]) as prog:
+        app.unlink()
+        exe = os.readlink(f"/proc/{prog.pid}/exe")
+        assert exe.endswith(" (deleted)"), f"/proc/{prog.pid}/exe is {exe!r}"
+        events = attach(d, "deleted.json", prog.pid)
+        prog.stop()
+    assert_app_args(assert_chain(events, SHORT, "deleted binary"), "deleted binary")
+
+
+def test_binary_only_in_its_mount_namespace_is_named():
+    d = tmpdir()
+    app = build_app(d)
+    mnt = d / "mnt"
+    mnt.mkdir()
+    script = f'mount -t tmpfs none "{mnt}" && cp "{app}" "{mnt}/" && exec "{mnt}/app"'
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise AssertionError("cannot make a mount namespace here (unshare -m): "
+                             f"{probe.stderr.strip()}")
+    with Program(["unshare", "-m", "sh", "-c", script]) as prog:
+        exe = os.readlink(f"/proc/{prog.pid}/exe")
+        assert exe == str(mnt / "app"), f"/proc/{prog.pid}/exe is {exe!r}"
+        assert not (mnt / "app").exists(), (
+            f"{mnt / 'app'} is visible outside the target's mount namespace")
+        events = attach(d, "mntns.json", prog.pid)
+        prog.stop()
+    assert_app_args(assert_chain(events, SHORT, "binary in another mount namespace"),
+                    "mount namespace")
+
+
+def wait_cpu(pid, ms, what):
+    """Waits, with a deadline, until the thread pid has run ms more of CPU:
+    samples enough to land in the code it runs now."""
+    start = thread_cpu_ns(pid, pid)
+    wait_for(lambda: thread_cpu_ns(pid, pid) - start >= ms * 1_000_000, 15,
+             f"{ms} ms of CPU in {what}")
+
+
+def traced_capture(name, args, d, steps):
+    """Attaches fgtrace (-d 30s) to a target started with start_target, runs
+    steps(p) once it is traced, stops the target (which ends the capture) and
+    returns the events."""
+    p = start_target(name, args)
+    out = d / f"{name}.json"
+    f = start_fgtrace(["-q", "-p", p.pid, "-d", "30s", "-o", out])
+    try:
+        wait_for(lambda: tracer_pid(p.pid) != 0 or f.poll() is not None, 10,
+                 "fgtrace to attach")
+        assert f.poll() is None, f"fgtrace exited {f.returncode}: {f.stderr.read()}"
+        steps(p)
+        assert stop_target(p) == 0, f"{name} did not exit 0"
+        f.wait(30)
+    finally:
+        if f.poll() is None:
+            f.kill()
+            f.wait()
+        jitmap = Path(f"/tmp/perf-{p.pid}.map")
+        if jitmap.exists():
+            jitmap.unlink()
+    assert f.returncode == 0, f"fgtrace exited {f.returncode}: {f.stderr.read()}"
+    return load_checked(out)
+
+
+def jit_leaves(events):
+    """The spans directly under run_generated: the generated code's frames."""
+    out = []
+    for ss in spans(events).values():
+        parents = {}
+        for s in ss:
+            parents[s.depth] = s
+            parent = parents.get(s.depth - 1)
+            if parent and parent.name == "run_generated" and parent.begin <= s.begin:
+                out.append(s)
+    return out
+
+
+def jit_leaf_time(events):
+    """Time (ms) of each frame directly under run_generated."""
+    out = {}
+    for s in jit_leaves(events):
+        out[s.name] = round(out.get(s.name, 0) + s.dur / 1000)
+    return out
+
+
+# After the map grows, its new entry may wait for the next rescan of the
+# modules and the map (at most every 100 ms); allow that and a tick.
+GROWN_NAME_DELAY_US = 250_000
+
+
+def test_jit_code_named_by_a_growing_perf_map():
+    d = tmpdir()
+    grow_ns = []
+
+    def steps(p):
+        wait_cpu(p.pid, 300, "jit_alpha")
+        grow_ns.append(time.monotonic_ns())
+        p.stdin.write("grow\n")
+        p.stdin.flush()
+        line = read_line(p, 10).strip()
+        assert line == "grown", f"jitmap answered {line!r} to grow"
+        wait_cpu(p.pid, 300, "jit_beta")
+
+    events = traced_capture("jitmap", [], d, steps)
+    for fn in ("jit_alpha", "jit_beta"):
+        found = find_chain(events, [("run_generated", "function"), (fn, "function")])
+        assert found, (f"{fn} is not named under run_generated; leaves there (ms): "
+                       f"{jit_leaf_time(events)}")
+        assert "module" not in found[1][2], f"{fn} has a module: {found[1][2]}"
+    grown = ns_to_trace_us(grow_ns[0], fgtrace_meta(events))
+    unknown = [s for s in jit_leaves(events) if s.name == "[unknown]"]
+    early = [f"{s.begin / 1000:.0f}-{s.end / 1000:.0f} ms" for s in unknown
+             if s.begin < grown]
+    assert not early, (f"jit_alpha, in the perf map since before the capture, read "
+                       f"[unknown] at {early} (the map grew at {grown / 1000:.0f} ms); "
+                       f"leaves under run_generated (ms): {jit_leaf_time(events)}")
+    late = [f"{s.begin / 1000:.0f}-{s.end / 1000:.0f} ms" for s in unknown
+            if s.dur > GROWN_NAME_DELAY_US]
+    assert not late, (f"jit_beta read [unknown] for too long after the map grew at "
+                      f"{grown / 1000:.0f} ms: {late}")
+
+
+# ---- 4. dlopen during the capture --------------------------------------------
+
+def test_library_dlopened_mid_capture_is_named():
+    d = tmpdir()
+    so = d / "libdlwork.so"
+    run_tool(["gcc", "-O2", "-g", "-fPIC", "-shared", "-o", so, LIB_SRC],
+             "build the test library")
+
+    def steps(p):
+        with open(f"/proc/{p.pid}/maps") as f:
+            assert so.name not in f.read(), "the library is loaded before the capture"
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        line = read_line(p, 20).strip()
+        assert line == "done", f"dlopener said {line!r}, expected done"
+
+    events = traced_capture("dlopener", [so], d, steps)
+    found = find_chain(events, [("main", "function"), ("dlwork_spin", "function")])
+    assert found, ("dlwork_spin is not named under main; frames of libdlwork.so: "
+                   f"{leaf_names(events, so.name)}")
+    args = found[1][2]
+    assert args.get("module") == so.name, f"dlwork_spin has args {args}"
+    assert Path(args.get("file", "")).name == LIB_SRC.name, f"dlwork_spin has args {args}"
+
+
+# ---- 5. frames with no symbol ------------------------------------------------
+
+def test_frames_without_symbols_read_module_offset_or_unknown():
+    d = tmpdir()
+    stripped = strip_all(build_app(d, "app.full"), d / "app")
+    events = capture(d, "nosym.json", ["--", stripped, 300])
+    app_frames = [name for _, _, st in stacks(events) for name, _, a in st
+                  if a.get("module") == "app"]
+    assert app_frames, "no frame of the stripped program in the trace"
+    bad = sorted({n for n in app_frames
+                  if not (HEX_NAME.match(n) and HEX_NAME.match(n)["module"] == "app")})
+    assert not bad, f"frames of the stripped program not named app+0x...: {bad}"
+
+    events = traced_capture("jitmap", ["nomap"], d,
+                            lambda p: wait_cpu(p.pid, 200, "unnamed generated code"))
+    found = find_chain(events, [("run_generated", "function"), ("[unknown]", "function")])
+    assert found, (f"generated code without a perf map is not [unknown]: "
+                   f"{jit_leaf_time(events)}")
+    assert "module" not in found[1][2], f"[unknown] has a module: {found[1][2]}"
+
+
+# ---- 6. what symbolization costs ---------------------------------------------
+
+def test_symbolization_cost():
+    d = tmpdir()
+    app = build_app(d)
+    events = capture(d, "cost.json", ["-F", 999, "--", app, 1000])
+    meta = fgtrace_meta(events)
+    keys = ("symbol_lookups", "symbol_cache_hits", "symbol_ns", "stacks_unwound",
+            "unwind_ns")
+    missing = [k for k in keys if not isinstance(meta.get(k), int)]
+    assert not missing, f"the fgtrace metadata event lacks {missing}: {meta}"
+    lookups, hits, sym_ns, unwound, unwind_ns = (meta[k] for k in keys)
+    assert lookups > 0 and unwound > 0, f"nothing symbolized: {meta}"
+    assert 0 <= hits <= lookups, f"more cache hits than lookups: {meta}"
+    hit_rate = hits / lookups
+    figure(f"symbol cache: {lookups} lookups, {hits} hits ({hit_rate:.1%}); "
+           f"{unwound} stacks at 999 Hz for 1 s")
+    figure(f"cost per sample: symbolize {sym_ns / unwound / 1000:.1f} µs, "
+           f"unwind {unwind_ns / unwound / 1000:.1f} µs "
+           f"(symbolize per miss {sym_ns / max(1, lookups - hits) / 1000:.0f} µs)")
+    assert hit_rate > 0.5, f"symbol cache hit rate {hit_rate:.1%} is not above 50%"
