@@ -181,17 +181,23 @@ void fgt_queue_release(struct fgt_queue *q, struct fgt_snapshot *s)
 	fgt_queue_put_back(q, s);
 }
 
-void fgt_queue_set_hint(struct fgt_queue *q, pid_t tid, size_t bytes)
+#define HINT_CUT 0x80000000u
+
+void fgt_queue_set_hint(struct fgt_queue *q, pid_t tid, size_t bytes, bool cut)
 {
-	uint64_t v = (uint64_t)(uint32_t)tid << 32 | (uint32_t)bytes;
+	uint32_t low = (uint32_t)(bytes & ~(size_t)HINT_CUT) | (cut ? HINT_CUT : 0);
+	uint64_t v = (uint64_t)(uint32_t)tid << 32 | low;
 	atomic_store_explicit(&q->hints[(uint32_t)tid % HINTS], v, memory_order_relaxed);
 }
 
-size_t fgt_queue_hint(struct fgt_queue *q, pid_t tid)
+size_t fgt_queue_hint(struct fgt_queue *q, pid_t tid, bool *cut)
 {
 	uint64_t v =
 	    atomic_load_explicit(&q->hints[(uint32_t)tid % HINTS], memory_order_relaxed);
-	return (pid_t)(v >> 32) == tid ? (size_t)(uint32_t)v : 0;
+	bool ours = (pid_t)(v >> 32) == tid;
+	if (cut)
+		*cut = ours && (v & HINT_CUT);
+	return ours ? (size_t)((uint32_t)v & ~HINT_CUT) : 0;
 }
 
 size_t fgt_queue_depth(struct fgt_queue *q)

@@ -41,11 +41,12 @@ struct fgt_snapshot *fgt_queue_pop(struct fgt_queue *q);
 /* Worker: returns a popped snapshot to the pool. */
 void fgt_queue_release(struct fgt_queue *q, struct fgt_snapshot *s);
 
-/* Stack-size hints, worker to tracer, lock-free: how many bytes above the
- * copy's start a thread's recent unwinds needed (0: copy all). A small table
- * indexed by tid; a collision only costs a full-size copy. */
-void fgt_queue_set_hint(struct fgt_queue *q, pid_t tid, size_t bytes);
-size_t fgt_queue_hint(struct fgt_queue *q, pid_t tid);
+/* Stack hints, worker to tracer, lock-free: how many bytes above the copy's
+ * start a thread's recent unwinds needed (0: copy all, bytes < 2 GiB), and
+ * whether its last stack was cut short. A small table indexed by tid; a
+ * collision only costs a full-size copy or one more stop. */
+void fgt_queue_set_hint(struct fgt_queue *q, pid_t tid, size_t bytes, bool cut);
+size_t fgt_queue_hint(struct fgt_queue *q, pid_t tid, bool *cut);
 
 /* How many snapshots wait to be processed. */
 size_t fgt_queue_depth(struct fgt_queue *q);

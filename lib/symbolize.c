@@ -21,7 +21,12 @@
 
 /* An unknown pc may belong to a library loaded after the last module scan;
  * rescan at most this often. */
-#define REFRESH_NS (100 * 1000000ull)
+/* Module rescans on unknown pcs: a burst of REFRESH_BURST (the dynamic
+ * loader maps a program's libraries within milliseconds of exec), then one
+ * per REFRESH_NS (JIT code can miss on every new pc). */
+#define REFRESH_NS    (100 * 1000000ull)
+#define REFRESH_BURST 8
+#define REFRESH_GAP_NS 1000000ull /* never twice in one unwind */
 
 struct fgt_symbolizer {
 	pid_t pid;
@@ -30,6 +35,8 @@ struct fgt_symbolizer {
 	char *debuginfo_path;
 	Dwfl_Callbacks callbacks;
 	uint64_t last_refresh_ns;
+	uint64_t refresh_credit_ns; /* rescans allowed, in units of REFRESH_NS */
+	uint64_t credit_ns;	    /* when the credit was last topped up */
 	uint64_t generation;		/* module scans so far */
 	struct fgt_perfmap *perfmap;	/* JIT symbols, or NULL */
 	struct fgt_hashmap modules;	/* start address -> struct fgt_module */
@@ -558,13 +565,19 @@ static size_t dwarf_lines(struct fgt_symbolizer *s, const struct fgt_module *m,
 	return k;
 }
 
-/* Rescans the modules (and the perf map) if the last scan is old enough:
+/* Rescans the modules (and the perf map) if the rate allows it:
  * a library loaded since (dlopen, or the dynamic loader still at work right
  * after exec), or JIT code added to the map. Returns true when it rescanned. */
 static bool maybe_refresh(struct fgt_symbolizer *s)
 {
-	if (now_ns() - s->last_refresh_ns <= REFRESH_NS)
+	uint64_t now = now_ns();
+	s->refresh_credit_ns += now - s->credit_ns;
+	s->credit_ns = now;
+	if (s->refresh_credit_ns > REFRESH_BURST * REFRESH_NS)
+		s->refresh_credit_ns = REFRESH_BURST * REFRESH_NS;
+	if (s->refresh_credit_ns < REFRESH_NS || now - s->last_refresh_ns < REFRESH_GAP_NS)
 		return false;
+	s->refresh_credit_ns -= REFRESH_NS;
 	report(s);
 	if (s->perfmap)
 		fgt_perfmap_refresh(s->perfmap);

@@ -31,6 +31,12 @@
 /* Adaptive copies: what the thread's recent unwinds needed, plus a margin,
  * never less than the floor. */
 #define COPY_FLOOR  (16 * 1024ul)
+#define REINTERRUPT_NS 1000000000ull
+
+/* A sleeping thread whose stack was cut short is stopped again after this
+ * long, then twice as long each time, up to the most. */
+#define RESTOP_FIRST_NS 20000000ull
+#define RESTOP_MAX_NS	5120000000ull
 #define COPY_MARGIN (8 * 1024ul)
 
 enum thread_state {
@@ -46,11 +52,15 @@ struct thread {
 	int schedstat_fd;	   /* -1 when it could not be opened */
 	int syscall_fd;		   /* /proc/.../syscall, -1 when it could not be opened */
 	uint64_t last_slices;	   /* schedstat field 3 at the last decision */
-	bool stopped_last;	   /* our stop added 2 to last_slices */
+	bool stopped_last;	   /* stopped since the last decision */
+	bool stop_slices_ok;	   /* stop_slices was read */
+	uint64_t stop_slices;	   /* schedstat field 3 while stopped */
 	bool stopped_blocked;	   /* ... and it interrupted a blocking syscall */
 	bool trusted;		   /* the last decision found it asleep and unmoved */
 	bool asleep_in_call;	   /* asleep in a syscall when we last looked */
 	uint64_t asleep_seen_ns;   /* when first seen asleep in its current call */
+	uint64_t restopped_ns;	   /* last stop to retry a stack cut short */
+	uint64_t restop_gap_ns;	   /* ... and the wait before the next one */
 	bool rewound;		   /* we made a failed call again at the last stop */
 	uint64_t rewound_rip;	   /* ... and put the thread back at this pc */
 	bool sampled;		   /* the worker has a stack for this thread */
@@ -413,7 +423,7 @@ static void copy_stack(struct fgt_tracee *t, struct fgt_snapshot *s)
 {
 	uint64_t start = s->regs.rsp - REDZONE;
 	size_t want = s->stack_cap;
-	size_t need = fgt_queue_hint(t->queue, s->tid);
+	size_t need = fgt_queue_hint(t->queue, s->tid, NULL);
 	if (need) {
 		need = (need + need / 2 + COPY_MARGIN + PAGE - 1) & ~(PAGE - 1);
 		if (need < COPY_FLOOR)
@@ -463,6 +473,10 @@ static struct fgt_snapshot *take_sample(struct fgt_tracee *t, struct thread *th,
 	th->seen_ns = now_ns();
 	s->ts_ns = since_start(t, th->seen_ns);
 	copy_stack(t, s);
+	/* The run count cannot move while the thread is stopped: if it still
+	 * reads this later, the thread has not run since we resumed it. */
+	th->stop_slices_ok = th->schedstat_fd >= 0 &&
+			     fgt_procfs_read_timeslices(th->schedstat_fd, &th->stop_slices) == 0;
 	return s;
 }
 
@@ -547,17 +561,20 @@ static bool is_asleep(const struct fgt_tracee *t, const struct thread *th)
 	return st.state == 'S' || st.state == 'D' || st.state == 'I';
 }
 
-/* The skip rule: a thread whose run count is what we left it at has not been
- * scheduled since its last sample, so its stack cannot have changed.
- * A thread that stays on a CPU is not scheduled in either, and our own stop
- * can add exactly 2 to a running thread too (the resume, and a preemption by
- * the tracer), which then runs on and falls asleep. So after each of our
- * stops the count is trusted only when that stop interrupted a restartable
- * blocking syscall and the thread is seen asleep again; from then on it
- * cannot run without being scheduled in, which moves the count. A thread we
- * meant to stop but did not (its previous stop was late, or the worker was
- * behind) is trusted again only after a stop or a look that shows it asleep:
- * its unchanged count alone may mean it never left the CPU. */
+/* The skip rule: a thread whose run count (schedstat field 3, which grows
+ * each time the thread is switched in) has not moved has not run, so its
+ * stack cannot have changed.
+ * - After one of our stops, the count read during the stop is the
+ *   reference: a thread resumed but not yet switched in (runnable, waiting
+ *   for a CPU, as most are when threads outnumber cores) still has it. A
+ *   thread whose stop interrupted a restartable blocking call is switched in
+ *   once more by the resume, restarts the call and sleeps again: one more,
+ *   when it is seen asleep.
+ * - Otherwise the count of the last decision is trusted only when that
+ *   decision found the thread asleep: a thread that never leaves a CPU is
+ *   not switched in either. A thread we meant to stop but did not (its
+ *   previous stop was late, or the worker was behind) is trusted again only
+ *   after a stop or a look that shows it has not run. */
 static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
 {
 	uint64_t slices;
@@ -568,11 +585,32 @@ static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
 	}
 	bool same;
 	if (th->stopped_last)
-		same = slices == th->last_slices + 2 && th->stopped_blocked &&
-		       is_asleep(t, th);
+		same = th->stop_slices_ok &&
+		       (slices == th->stop_slices ||
+			(slices == th->stop_slices + 1 && th->stopped_blocked &&
+			 is_asleep(t, th)));
 	else
 		same = th->trusted && slices == th->last_slices;
 	same = same && th->sampled;
+	/* A stack cut short (taken while libraries were still loading, say)
+	 * would be shown for as long as the thread sleeps: stop it again now
+	 * and then, in case it unwinds further now. */
+	bool cut;
+	if (same) {
+		fgt_queue_hint(t->queue, th->tid, &cut);
+		uint64_t now = now_ns();
+		if (!cut) {
+			th->restop_gap_ns = 0;
+		} else if (!th->restop_gap_ns) {
+			th->restop_gap_ns = RESTOP_FIRST_NS;
+			th->restopped_ns = now;
+		} else if (now - th->restopped_ns >= th->restop_gap_ns) {
+			if (th->restop_gap_ns < RESTOP_MAX_NS)
+				th->restop_gap_ns *= 2;
+			th->restopped_ns = now;
+			same = false;
+		}
+	}
 	if (!same)
 		th->asleep_seen_ns = 0; /* it ran: any sleep now is a new one */
 	th->trusted = same;
@@ -601,6 +639,13 @@ size_t fgt_tracee_tick(struct fgt_tracee *t)
 		case TH_INTERRUPTING:
 			t->stats.late++;
 			push_blocked(t, th);
+			/* A stop we missed would leave the thread unsampled for
+			 * good: ask again now and then (a pending trap is not
+			 * doubled). */
+			if (now_ns() - th->interrupt_ns > REINTERRUPT_NS) {
+				th->interrupt_ns = now_ns();
+				ptrace(PTRACE_INTERRUPT, th->tid, 0, 0);
+			}
 			continue;
 		default:
 			t->stats.late++;
@@ -933,9 +978,9 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 		finish_sample(t, th, s);
 		return;
 	} else {
-		/* A signal-delivery-stop: pass the signal on. The thread is stopped,
-		 * so a pending sample is taken here; our interrupt still arrives
-		 * later and is simply resumed. */
+		/* A signal-delivery-stop: pass the signal on. Any ptrace-stop
+		 * consumes a pending PTRACE_INTERRUPT (the kernel clears the
+		 * pending trap), so a pending sample is taken here. */
 		t->stats.signals++;
 		undo_remake(t, th, sig);
 		if (th->state == TH_DETACHING) {
@@ -949,10 +994,17 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 		finish_sample(t, th, s);
 		return;
 	}
-	if (th->state == TH_DETACHING)
+	if (th->state == TH_DETACHING) {
 		detach_now(t, th, 0);
-	else
-		resume(th, sig);
+		return;
+	}
+	/* A clone or exec event stop consumed our pending interrupt: no
+	 * PTRACE_EVENT_STOP follows, so the sample is taken here. */
+	s = th->state == TH_INTERRUPTING && th->snap ? take_sample(t, th, false) : NULL;
+	if (th->state == TH_INTERRUPTING)
+		th->state = TH_RUNNING;
+	resume(th, sig);
+	finish_sample(t, th, s);
 }
 
 static void handle_status(struct fgt_tracee *t, pid_t tid, int status)

@@ -374,7 +374,7 @@ static void on_sample(struct fgt_worker *w, struct wthread *t,
 	 * unwinds needed, or everything when the copy was too short. */
 	size_t need = truncated && s->stack_cut ? w->cfg->stack_bytes : used;
 	t->stack_need = need > t->stack_need ? need : t->stack_need - t->stack_need / 16;
-	fgt_queue_set_hint(w->queue, t->tid, t->stack_need);
+	fgt_queue_set_hint(w->queue, t->tid, t->stack_need, truncated);
 	t->has_stack = true;
 	const struct fgt_func *state = state_of(w, t, &s->regs, s->jobstop);
 	emit_sample(w, t, state, s->ts_ns, true);
