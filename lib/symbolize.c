@@ -369,14 +369,54 @@ static Dwarf_Die origin_of(Dwarf_Die *die)
 	return cur;
 }
 
-static const char *linkage_name(Dwarf_Die *die)
+/* The name of a function without a linkage name (GCC gives none to static
+ * functions), qualified by its enclosing namespaces and classes as a
+ * debugger shows it: "app::now_ms". Into buf; NULL when it has no name. */
+static const char *qualified_name(Dwarf_Die *die, char *buf, size_t cap)
+{
+	const char *name = dwarf_diename(die);
+	if (!name)
+		return NULL;
+	/* An inlined copy's or out-of-line definition's scope is its abstract
+	 * origin's or declaration's. */
+	Dwarf_Die decl = *die, next;
+	Dwarf_Attribute a;
+	for (int i = 0; i < 8 && (dwarf_attr(&decl, DW_AT_abstract_origin, &a) ||
+				  dwarf_attr(&decl, DW_AT_specification, &a)) &&
+			dwarf_formref_die(&a, &next);
+	     i++)
+		decl = next;
+	Dwarf_Die *scopes = NULL;
+	int n = dwarf_getscopes_die(&decl, &scopes);
+	size_t len = 0;
+	buf[0] = '\0';
+	for (int i = n - 1; i >= 1; i--) {
+		int tag = dwarf_tag(&scopes[i]);
+		if (tag != DW_TAG_namespace && tag != DW_TAG_class_type &&
+		    tag != DW_TAG_structure_type && tag != DW_TAG_union_type)
+			continue;
+		const char *part = dwarf_diename(&scopes[i]);
+		int w = snprintf(buf + len, cap - len, "%s::",
+				 part ? part : "(anonymous namespace)");
+		if (w < 0 || (size_t)w >= cap - len)
+			break;
+		len += (size_t)w;
+	}
+	free(scopes);
+	if (len == 0)
+		return name;
+	snprintf(buf + len, cap - len, "%s", name);
+	return buf;
+}
+
+static const char *linkage_name(Dwarf_Die *die, char *buf, size_t cap)
 {
 	Dwarf_Attribute attr;
 	const char *name = NULL;
 	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
 	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
 		name = dwarf_formstring(&attr);
-	return name ? name : dwarf_diename(die);
+	return name ? name : qualified_name(die, buf, cap);
 }
 
 static const struct fgt_func *dwarf_func(struct fgt_symbolizer *s,
@@ -388,9 +428,10 @@ static const struct fgt_func *dwarf_func(struct fgt_symbolizer *s,
 	struct fgt_func *f = fgt_hashmap_get(&s->funcs, key);
 	if (f)
 		return f;
-	const char *name = linkage_name(die);
+	char buf[512];
+	const char *name = linkage_name(die, buf, sizeof(buf));
 	if (!name)
-		name = linkage_name(&origin);
+		name = linkage_name(&origin, buf, sizeof(buf));
 	int line = 0;
 	dwarf_decl_line(&origin, &line);
 	return new_func(s, key, kind, name ? name : "[unknown]", m,

@@ -401,6 +401,12 @@ def test_deleted_binary_is_named():
         events = attach(d, "deleted.json", prog.pid)
         prog.stop()
     assert_app_args(assert_chain(events, SHORT, "deleted binary"), "deleted binary")
+    # A static function has no linkage name: its namespace comes from the
+    # DWARF scopes around it, as a debugger shows it.
+    names = {e["name"] for e in events if e.get("ph") == "B"}
+    assert "app::watch_stdin" in names, \
+        f"the static function app::watch_stdin is not named with its namespace: " \
+        f"{sorted(n for n in names if 'watch_stdin' in n)}"
 
 
 def test_binary_only_in_its_mount_namespace_is_named():
