@@ -762,6 +762,11 @@ void fgt_tracee_pump(struct fgt_tracee *t)
 		fgt_queue_wake(t->queue); /* one wake-up per round */
 }
 
+bool fgt_tracee_inflight(const struct fgt_tracee *t)
+{
+	return t->n_inflight > 0;
+}
+
 bool fgt_tracee_busy(const struct fgt_tracee *t)
 {
 	return t->n_inflight > 0 || t->todo_pos < t->n_todo;

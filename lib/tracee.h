@@ -79,6 +79,8 @@ size_t fgt_tracee_tick(struct fgt_tracee *t);
 void fgt_tracee_pump(struct fgt_tracee *t);
 /* True while a round still has threads to stop or stops in flight. */
 bool fgt_tracee_busy(const struct fgt_tracee *t);
+/* True while stops asked for within the last few milliseconds are pending. */
+bool fgt_tracee_inflight(const struct fgt_tracee *t);
 
 /* True while any thread of the process is alive. */
 bool fgt_tracee_alive(const struct fgt_tracee *t);
