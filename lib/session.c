@@ -377,9 +377,13 @@ static void report_progress(struct fgt_session *s, fgt_progress_fn fn, void *ctx
  * tracer that sleeps until SIGCHLD wakes it must first be woken, which on a
  * virtual machine with idle CPUs halted costs more than the stop itself,
  * and every microsecond of it holds a target thread stopped. So poll for
- * them for a short while before going back to sleep. */
+ * them for a short while before going back to sleep, unless stops lately
+ * took longer than that (threads waiting for a CPU): polling would only
+ * take a CPU from them. */
 static int spin_for_stops(struct fgt_session *s)
 {
+	if (fgt_tracee_stop_latency_ns(s->tracee) > SPIN_NS)
+		return 0;
 	uint64_t until = now_ns() + SPIN_NS;
 	while (fgt_tracee_inflight(s->tracee)) {
 		int rc = fgt_tracee_handle_events(s->tracee);

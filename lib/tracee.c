@@ -82,6 +82,7 @@ struct fgt_tracee {
 	pid_t *todo; /* threads still to stop in this round */
 	size_t n_todo, todo_pos, todo_cap;
 	size_t n_inflight;
+	uint64_t reap_ewma_ns; /* recent interrupt-to-stop times, averaged */
 	bool leader_exited;
 	int leader_status;
 	struct fgt_tracee_stats stats;
@@ -472,6 +473,10 @@ static struct fgt_snapshot *take_sample(struct fgt_tracee *t, struct thread *th,
 	s->jobstop = stopped;
 	th->seen_ns = now_ns();
 	s->ts_ns = since_start(t, th->seen_ns);
+	if (th->interrupt_ns && th->seen_ns > th->interrupt_ns) {
+		uint64_t lat = th->seen_ns - th->interrupt_ns;
+		t->reap_ewma_ns = t->reap_ewma_ns - t->reap_ewma_ns / 8 + lat / 8;
+	}
 	copy_stack(t, s);
 	/* The run count cannot move while the thread is stopped: if it still
 	 * reads this later, the thread has not run since we resumed it. */
@@ -765,6 +770,11 @@ void fgt_tracee_pump(struct fgt_tracee *t)
 bool fgt_tracee_inflight(const struct fgt_tracee *t)
 {
 	return t->n_inflight > 0;
+}
+
+uint64_t fgt_tracee_stop_latency_ns(const struct fgt_tracee *t)
+{
+	return t->reap_ewma_ns;
 }
 
 bool fgt_tracee_busy(const struct fgt_tracee *t)

@@ -81,6 +81,8 @@ void fgt_tracee_pump(struct fgt_tracee *t);
 bool fgt_tracee_busy(const struct fgt_tracee *t);
 /* True while stops asked for within the last few milliseconds are pending. */
 bool fgt_tracee_inflight(const struct fgt_tracee *t);
+/* How long stops have taken to arrive lately (a moving average, ns). */
+uint64_t fgt_tracee_stop_latency_ns(const struct fgt_tracee *t);
 
 /* True while any thread of the process is alive. */
 bool fgt_tracee_alive(const struct fgt_tracee *t);
