@@ -840,8 +840,7 @@ static unsigned long long *syscall_arg(struct user_regs_struct *r, int i)
  * has waited only since then; one without a timeout cannot be stretched; an
  * epoll_wait timeout in milliseconds is cut by the time the thread has been
  * seen asleep. */
-static bool can_remake(const struct fgt_tracee *t, const struct thread *th,
-		       struct user_regs_struct *r)
+static bool can_remake(const struct thread *th, struct user_regs_struct *r)
 {
 	long nr = (long)r->orig_rax;
 	int arg = -1;
@@ -863,7 +862,6 @@ static bool can_remake(const struct fgt_tracee *t, const struct thread *th,
 		return true;
 	}
 	}
-	(void)t;
 	return false;
 }
 
@@ -879,7 +877,7 @@ static void remake_call(struct fgt_tracee *t, struct thread *th,
 	if ((long)at_stop->orig_rax < 0 || (long)at_stop->rax != -EINTR)
 		return;
 	struct user_regs_struct r = *at_stop;
-	if (!can_remake(t, th, &r)) {
+	if (!can_remake(th, &r)) {
 		t->stats.eintr++;
 		return;
 	}

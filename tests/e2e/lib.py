@@ -149,33 +149,38 @@ def stop_target(p, timeout=10):
                              f"(state {state})") from None
 
 
-def parse_stat(text):
-    """(comm, state) from a /proc stat line. comm may hold spaces and ')', so
-    it runs to the LAST ')'."""
-    close = text.rindex(")")
-    return text[text.index("(") + 1:close], text[close + 2]
-
-
 def _task(pid, tid):
     return f"/proc/{pid}/task/{tid}" if tid else f"/proc/{pid}"
 
 
+def proc_bytes(pid, tid, name):
+    """A /proc file of a process (tid None) or thread, as bytes: names in it
+    may hold bytes that are not UTF-8."""
+    with open(f"{_task(pid, tid)}/{name}", "rb") as f:
+        return f.read()
+
+
 def proc_state(pid, tid=None):
-    """The state letter of a process or one of its threads (R, S, D, t, T...)."""
-    with open(f"{_task(pid, tid)}/stat") as f:
-        return parse_stat(f.read())[1]
+    """The state letter of a process or one of its threads (R, S, D, t, T...).
+    The name in stat runs to the LAST ')'."""
+    stat = proc_bytes(pid, tid, "stat")
+    return chr(stat[stat.rindex(b")") + 2])
 
 
 def status_field(pid, key, tid=None):
-    with open(f"{_task(pid, tid)}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return line.split(":", 1)[1].strip()
+    for line in proc_bytes(pid, tid, "status").split(b"\n"):
+        if line.startswith(key.encode() + b":"):
+            return line.split(b":", 1)[1].strip().decode(errors="replace")
     return None
 
 
 def tracer_pid(pid, tid=None):
     return int(status_field(pid, "TracerPid", tid))
+
+
+def run_count(pid, tid):
+    """How many times the thread was switched in (schedstat field 3)."""
+    return int(proc_bytes(pid, tid, "schedstat").split()[2])
 
 
 def thread_ids(pid):

@@ -10,41 +10,15 @@ import subprocess
 import time
 
 import tefcheck
-from lib import (FGTRACE, Skip, free_pid, load_trace, run_fgtrace, start_target, stop_target,
-                 thread_ids, thread_names, tmpdir, wait_for)
+from lib import (FGTRACE, Skip, free_pid, load_trace, proc_bytes, proc_state, run_count,
+                 run_fgtrace, start_target, status_field, stop_target, thread_ids,
+                 thread_names, tmpdir, tracer_pid, wait_for)
 
 TIMEOUT = 60
 NOBODY = 65534
 
 
 # ---- /proc, read as bytes ------------------------------------------------------
-
-def proc_bytes(pid, tid, name):
-    path = f"/proc/{pid}/task/{tid}/{name}" if tid else f"/proc/{pid}/{name}"
-    with open(path, "rb") as fh:
-        return fh.read()
-
-
-def status_field(pid, key, tid=None):
-    for line in proc_bytes(pid, tid, "status").split(b"\n"):
-        if line.startswith(key.encode() + b":"):
-            return line.split(b":", 1)[1].strip().decode(errors="replace")
-    return None
-
-
-def tracer_pid(pid, tid=None):
-    return int(status_field(pid, "TracerPid", tid))
-
-
-def proc_state(pid, tid=None):
-    stat = proc_bytes(pid, tid, "stat")
-    return chr(stat[stat.rindex(b")") + 2])
-
-
-def run_count(pid, tid):
-    """How many times the thread was scheduled in (schedstat field 3)."""
-    return int(proc_bytes(pid, tid, "schedstat").split()[2])
-
 
 def fingerprint(pid):
     """What any attach would change: each thread's tracer and, for the thread

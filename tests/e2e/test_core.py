@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 import tefcheck
 from lib import (FGTRACE, fgtrace_meta, free_pid, load_trace, ns_to_trace_us,
                  process_names, read_truth, run_fgtrace, start_target, stop_target,
-                 target, thread_cpu_ns, thread_ids, thread_names, thread_spans, tmpdir,
-                 untraced_problems, wait_for)
+                 run_count, target, thread_cpu_ns, thread_ids, thread_names, thread_spans,
+                 tmpdir, untraced_problems, wait_for)
 
 PHASES = ["busy_phase", "sleep_phase", "read_phase", "lock_phase"]
 NESTED = ["busy_phase", "busy_outer", "busy_middle", "busy_inner"]
@@ -154,12 +154,6 @@ def thread_named(pid):
         with open(f"/proc/{pid}/task/{tid}/comm") as f:
             out[tid] = f.read().strip()
     return out
-
-
-def run_count(pid, tid):
-    """How many times the thread was scheduled in (schedstat field 3)."""
-    with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-        return int(f.read().split()[2])
 
 
 def test_attach_for_one_second_leaves_target_running():

@@ -12,9 +12,11 @@ import time
 from collections import Counter
 
 import tefcheck
-from lib import (ROOT, Skip, figure, fgtrace_meta, load_trace, ns_to_trace_us,
-                 process_names, read_line, start_fgtrace, start_target, stop_target, target,
-                 thread_cpu_ns, thread_ids, thread_names, thread_spans, tmpdir, wait_for)
+from lib import (ROOT, Skip, figure, fgtrace_meta, load_trace, ns_to_trace_us, proc_bytes,
+                 proc_state, process_names, read_line, run_count, start_fgtrace,
+                 start_target, status_field, stop_target, target, thread_cpu_ns,
+                 thread_ids, thread_names, thread_spans, thread_states, tmpdir, tracer_pid,
+                 untraced_problems, wait_for)
 
 TIMEOUT = 60
 HZ = 999
@@ -24,55 +26,6 @@ SIGNAL_EXIT_S = 1.0
 
 
 # ---- /proc, read as bytes: names here hold bytes that are not UTF-8 ----------
-
-def proc_bytes(pid, tid, name):
-    path = f"/proc/{pid}/task/{tid}/{name}" if tid else f"/proc/{pid}/{name}"
-    with open(path, "rb") as fh:
-        return fh.read()
-
-
-def proc_state(pid, tid=None):
-    """The state letter; the name in stat runs to the LAST ')'."""
-    stat = proc_bytes(pid, tid, "stat")
-    return chr(stat[stat.rindex(b")") + 2])
-
-
-def status_field(pid, key, tid=None):
-    for line in proc_bytes(pid, tid, "status").split(b"\n"):
-        if line.startswith(key.encode() + b":"):
-            return line.split(b":", 1)[1].strip().decode(errors="replace")
-    return None
-
-
-def tracer_pid(pid, tid=None):
-    return int(status_field(pid, "TracerPid", tid))
-
-
-def thread_states(pid):
-    """tid -> state letter, for the threads that still exist."""
-    out = {}
-    for tid in thread_ids(pid):
-        try:
-            out[tid] = proc_state(pid, tid)
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return out
-
-
-def untraced_problems(pid):
-    """Each thread of pid that is stopped or traced; empty when all is well."""
-    out = []
-    for tid in thread_ids(pid):
-        try:
-            state, tracer = proc_state(pid, tid), tracer_pid(pid, tid)
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if state in "tT":
-            out.append(f"thread {tid} is stopped (state {state})")
-        if tracer:
-            out.append(f"thread {tid} is traced by {tracer}")
-    return out
-
 
 # ---- helpers -----------------------------------------------------------------
 
@@ -230,12 +183,6 @@ def tid_named(pid, name):
             if fh.read().rstrip(b"\n") == name.encode():
                 return t
     raise AssertionError(f"process {pid} has no thread named {name!r}")
-
-
-def run_count(pid, tid):
-    """How many times the thread was scheduled in (schedstat field 3)."""
-    with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
-        return int(fh.read().split()[2])
 
 
 def spinning(pid, tid, cpu_ns=20_000_000, timeout=5):

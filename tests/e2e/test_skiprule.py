@@ -6,8 +6,8 @@ thread asleep for good is not stopped again."""
 import ctypes
 import os
 
-from lib import (figure, proc_state, run_fgtrace, start_target, status_field,
-                 stop_target, thread_ids, tmpdir, wait_for, fgtrace_meta, load_trace)
+from lib import (fgtrace_meta, figure, load_trace, proc_state, run_count, run_fgtrace,
+                 start_target, status_field, stop_target, thread_ids, tmpdir, wait_for)
 
 PTRACE_CONT = 7
 PTRACE_DETACH = 17
@@ -29,12 +29,6 @@ def ptrace(req, tid, data=0):
 def wait_stop(tid):
     _, status = os.waitpid(tid, WALL)
     assert os.WIFSTOPPED(status), f"thread {tid}: wait status {status:#x}, not a stop"
-
-
-def run_count(pid, tid):
-    """How many times the thread was switched in (schedstat field 3)."""
-    with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-        return int(f.read().split()[2])
 
 
 def named(pid, name):
