@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import tefcheck
-from lib import (ROOT, fgtrace_meta, figure, load_trace, ns_to_trace_us, read_line,
+from lib import (ROOT, Skip, fgtrace_meta, figure, load_trace, ns_to_trace_us, read_line,
                  run_fgtrace, spans, start_fgtrace, start_target, stop_target,
                  thread_cpu_ns, tmpdir, tracer_pid, wait_for)
 
@@ -28,6 +28,7 @@ TIMEOUT = 150
 CXX_DIR = ROOT / "tests" / "targets" / "cxx"
 APP_SRC = CXX_DIR / "app.cpp"
 LIB_SRC = CXX_DIR / "libdlwork.c"
+CLONES_SRC = CXX_DIR.parent / "clones" / "clones.c"
 HEX_NAME = re.compile(r"^(?P<module>.+)\+0x[0-9a-f]+$")
 
 # The frames the C++ program spends its time in, from the root down, for each
@@ -198,6 +199,29 @@ def test_cxx_method_with_inline_helper_in_each_demangle_style():
         assert_app_args(assert_chain(events, CHAINS[style], f"--demangle={style}"), style)
     short_events = capture(d, "explicit-short.json", ["--demangle=short", "--", app, 200])
     assert_chain(short_events, SHORT, "--demangle=short")
+
+
+def test_compiler_clones_and_cold_parts_read_as_their_function():
+    # GCC at -O2 clones clone_me and complain for a constant argument
+    # (.constprop.0) and moves split_me's unlikely branch to split_me.cold;
+    # at run time that branch is the hot one, so complain's caller is a
+    # return address in split_me.cold.
+    d = tmpdir()
+    exe = d / "clones"
+    run_tool(["gcc", "-O2", "-g", "-o", exe, CLONES_SRC], "build the clones program")
+    syms = run_tool(["nm", exe], "list its symbols")
+    for part in ("clone_me.constprop.", "complain.constprop.", "split_me.cold"):
+        if part not in syms:
+            raise Skip(f"this compiler made no {part}* of the clones program")
+    events = capture(d, "clones.json", ["-F", "999", "--", exe, 400])
+    names = {e["name"] for e in events if e.get("ph") == "B"}
+    suffixed = sorted(n for n in names if re.search(r"\.(constprop|isra|part|cold)\b", n))
+    assert not suffixed, f"frames named after a clone or split part: {suffixed}"
+    assert "clone_me" in names, f"clone_me.constprop.0 is not named clone_me: " \
+        f"{sorted(names)}"
+    found = find_chain(events, [("split_me", "function"), ("complain", "function")])
+    assert found, ("complain, called from split_me.cold, is not nested under split_me: "
+                   f"{sorted(names)}")
 
 
 # ---- 2. separate debug information -------------------------------------------
