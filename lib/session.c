@@ -570,6 +570,18 @@ static int finish_outputs(struct fgt_session *s, char *err, size_t errlen)
 	return first;
 }
 
+/* Nothing was captured (the attach failed): a file with only metadata in it
+ * would pass for a capture. Removes the regular files among the outputs. */
+static void remove_outputs(const struct fgt_session *s)
+{
+	for (size_t i = 0; i < s->sinks.n; i++) {
+		struct stat st;
+		if (strcmp(s->paths[i], "-") != 0 && lstat(s->paths[i], &st) == 0 &&
+		    S_ISREG(st.st_mode))
+			unlink(s->paths[i]);
+	}
+}
+
 static void describe_loop_error(struct fgt_session *s, int rc, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < s->sinks.n; i++) {
@@ -595,6 +607,7 @@ int fgt_session_run(struct fgt_session *s, fgt_progress_fn progress, void *ctx, 
 		return rc;
 	}
 	rc = start_target(s, err, errlen);
+	bool not_started = rc < 0;
 	if (rc == 0 && (rc = start_timer(s)) < 0)
 		snprintf(err, errlen, "timerfd: %s", strerror(-rc));
 	if (rc == 0) {
@@ -622,6 +635,8 @@ int fgt_session_run(struct fgt_session *s, fgt_progress_fn progress, void *ctx, 
 			   rc < 0 ? 0 : errlen); /* keep the first error's message */
 	if (rc == 0)
 		rc = wrc;
+	if (not_started)
+		remove_outputs(s);
 	int status;
 	if (s->launch)
 		s->sum.exec_errno = fgt_tracee_exec_error(s->tracee);

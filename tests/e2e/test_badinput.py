@@ -101,6 +101,7 @@ def test_eperm_as_another_user_names_the_fix():
     line = first_line(err)
     for word in (str(p.pid), "root", "CAP_SYS_PTRACE", "ptrace_scope"):
         assert word in line, f"the message must name {word!r}: {line!r}"
+    assert not (d / "t.json").exists(), "a refused attach left an output file"
     assert_untouched(p.pid, before, "after a refused attach")
     assert stop_target(p) == 0
 
