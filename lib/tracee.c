@@ -874,7 +874,10 @@ static void remake_call(struct fgt_tracee *t, struct thread *th,
 			const struct user_regs_struct *at_stop)
 {
 	th->rewound = false;
-	if ((long)at_stop->orig_rax < 0 || (long)at_stop->rax != -EINTR)
+	/* Only the calls known to fail so: another call's EINTR has another
+	 * cause, and making it again could repeat its effects (close()). */
+	if ((long)at_stop->orig_rax < 0 || (long)at_stop->rax != -EINTR ||
+	    fgt_syscall_stop_effect((long)at_stop->orig_rax) != FGT_STOP_EINTR)
 		return;
 	struct user_regs_struct r = *at_stop;
 	if (!can_remake(th, &r)) {
