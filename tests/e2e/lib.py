@@ -406,3 +406,24 @@ def figure(text):
 
 def is_finite_number(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def usage_problem(args, word=None):
+    """Runs fgtrace ARGS in an empty directory. Returns what is wrong with how
+    it refused them (expected: exit 2, one line naming word, perhaps a --help
+    pointer, nothing written), or None."""
+    d = tmpdir()
+    rc, out, err = run_fgtrace(args, cwd=d, timeout=10)
+    lines = err.strip().splitlines()
+    shown = "fgtrace " + " ".join(repr(str(a)) for a in args)
+    if rc != 2:
+        return f"{shown}: exit {rc}, expected 2; stderr {err!r}"
+    if not lines or not lines[0].startswith("fgtrace: "):
+        return f"{shown}: stderr should start with 'fgtrace: ', is {err!r}"
+    if len(lines) > 2 or (len(lines) == 2 and "--help" not in lines[1]):
+        return f"{shown}: expected one line (and a --help pointer), got {lines}"
+    if word and word not in lines[0]:
+        return f"{shown}: the message does not name {word!r}: {lines[0]!r}"
+    if out or os.listdir(d):
+        return f"{shown}: wrote {out[:60]!r} to stdout and files {os.listdir(d)}"
+    return None

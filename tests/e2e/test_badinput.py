@@ -11,6 +11,7 @@ import time
 
 import tefcheck
 from lib import (FGTRACE, Skip, free_pid, load_trace, proc_bytes, proc_state, run_count,
+                 usage_problem,
                  run_fgtrace, start_target, status_field, stop_target, thread_ids,
                  thread_names, tmpdir, tracer_pid, wait_for)
 
@@ -289,27 +290,6 @@ def test_file_too_large_mid_capture_detaches_and_fails():
 # ---- usage errors ------------------------------------------------------------------------
 
 CMD = ["--", "true"]
-
-
-def usage_problem(args, word):
-    """What is wrong with how fgtrace refused ARGS (run in an empty
-    directory), or None: exit 2, a first line "fgtrace: ..." naming word,
-    at most a --help pointer after it, nothing written."""
-    d = tmpdir()
-    rc, out, err = run_fgtrace(args, cwd=d, timeout=10)
-    lines = err.strip().splitlines()
-    shown = "fgtrace " + " ".join(repr(str(a)) for a in args)
-    if rc != 2:
-        return f"{shown}: exit {rc}, expected 2; stderr {err!r}"
-    if not lines or not lines[0].startswith("fgtrace: "):
-        return f"{shown}: stderr should start with 'fgtrace: ', is {err!r}"
-    if len(lines) > 2 or (len(lines) == 2 and "--help" not in lines[1]):
-        return f"{shown}: expected one line (and a --help pointer), got {lines}"
-    if word not in lines[0]:
-        return f"{shown}: the message does not name {word!r}: {lines[0]!r}"
-    if out or os.listdir(d):
-        return f"{shown}: wrote {out[:60]!r} to stdout and files {os.listdir(d)}"
-    return None
 
 
 def check_usage(cases):

@@ -11,7 +11,7 @@ import tefcheck
 from lib import (FGTRACE, fgtrace_meta, free_pid, load_trace, ns_to_trace_us,
                  process_names, read_truth, run_fgtrace, start_target, stop_target,
                  run_count, target, thread_cpu_ns, thread_ids, thread_names, thread_spans,
-                 tmpdir, untraced_problems, wait_for)
+                 tmpdir, untraced_problems, usage_problem, wait_for)
 
 PHASES = ["busy_phase", "sleep_phase", "read_phase", "lock_phase"]
 NESTED = ["busy_phase", "busy_outer", "busy_middle", "busy_inner"]
@@ -263,27 +263,6 @@ BAD = [
     (["--demangle", "x"] + CMD, "demangle"), (["-o", ""] + CMD, "output"),
     (["--bogus"] + CMD, "--bogus"), (["-Z"] + CMD, "-Z"),
 ]
-
-
-def usage_problem(args, word=None):
-    """Runs fgtrace ARGS in an empty directory. Returns what is wrong with how
-    it refused them (expected: exit 2, one line naming word, perhaps a --help
-    pointer, nothing written), or None."""
-    d = tmpdir()
-    rc, out, err = run_fgtrace(args, cwd=d, timeout=10)
-    lines = err.strip().splitlines()
-    shown = "fgtrace " + " ".join(repr(str(a)) for a in args)
-    if rc != 2:
-        return f"{shown}: exit {rc}, expected 2; stderr {err!r}"
-    if not lines or not lines[0].startswith("fgtrace: "):
-        return f"{shown}: stderr should start with 'fgtrace: ', is {err!r}"
-    if len(lines) > 2 or (len(lines) == 2 and "--help" not in lines[1]):
-        return f"{shown}: expected one line (and a --help pointer), got {lines}"
-    if word and word not in lines[0]:
-        return f"{shown}: the message does not name {word!r}: {lines[0]!r}"
-    if out or os.listdir(d):
-        return f"{shown}: wrote {out[:60]!r} to stdout and files {os.listdir(d)}"
-    return None
 
 
 def test_invalid_values_give_2_with_one_line():
