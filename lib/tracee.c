@@ -670,16 +670,15 @@ size_t fgt_tracee_tick(struct fgt_tracee *t)
 /* Looks at the thread before stopping it. One asleep in a call that a stop
  * would fail with EINTR (epoll_wait and the like, see signal(7)) is sampled
  * without a stop: /proc gives its syscall, arguments, sp and pc, and its stack
- * holds still while it sleeps. A run count that moves during the copy means
- * it woke, and the copy may be torn: it is then stopped as usual. Returns
- * true when it took the sample. */
+ * holds still while it sleeps. A run count that moved since this tick's
+ * decision read it (last_slices) means it woke, and the copy may be torn: it
+ * is then stopped as usual. Returns true when it took the sample. */
 static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 {
 	struct fgt_proc_syscall sc;
-	uint64_t before, after;
+	uint64_t after;
 	th->asleep_in_call = true; /* until /proc says otherwise */
 	if (th->syscall_fd < 0 || th->schedstat_fd < 0 ||
-	    fgt_procfs_read_timeslices(th->schedstat_fd, &before) < 0 ||
 	    fgt_procfs_pread_syscall(th->syscall_fd, &sc) < 0)
 		return false;
 	if (sc.running || sc.nr < 0) {
@@ -707,7 +706,8 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 	uint64_t now = now_ns();
 	s->ts_ns = since_start(t, now);
 	copy_stack(t, s);
-	if (fgt_procfs_read_timeslices(th->schedstat_fd, &after) < 0 || after != before) {
+	if (fgt_procfs_read_timeslices(th->schedstat_fd, &after) < 0 ||
+	    after != th->last_slices) {
 		th->asleep_in_call = false; /* it woke: a call now is a new one */
 		return false;
 	}
@@ -715,7 +715,6 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 	th->sampled = true;
 	th->stopped_last = false;
 	th->trusted = true;
-	th->last_slices = after;
 	if (!th->asleep_seen_ns)
 		th->asleep_seen_ns = now;
 	t->stats.unstopped++;
@@ -775,11 +774,6 @@ bool fgt_tracee_inflight(const struct fgt_tracee *t)
 uint64_t fgt_tracee_stop_latency_ns(const struct fgt_tracee *t)
 {
 	return t->reap_ewma_ns;
-}
-
-bool fgt_tracee_busy(const struct fgt_tracee *t)
-{
-	return t->n_inflight > 0 || t->todo_pos < t->n_todo;
 }
 
 /* ---- events -------------------------------------------------------------- */

@@ -77,8 +77,6 @@ int fgt_tracee_handle_events(struct fgt_tracee *t);
 size_t fgt_tracee_tick(struct fgt_tracee *t);
 /* Interrupts queued threads while fewer than a few are in flight. */
 void fgt_tracee_pump(struct fgt_tracee *t);
-/* True while a round still has threads to stop or stops in flight. */
-bool fgt_tracee_busy(const struct fgt_tracee *t);
 /* True while stops asked for within the last few milliseconds are pending. */
 bool fgt_tracee_inflight(const struct fgt_tracee *t);
 /* How long stops have taken to arrive lately (a moving average, ns). */
