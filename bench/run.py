@@ -202,13 +202,35 @@ def vm_rss_kib(pid):
     return 0
 
 
-def wait_attached(target, proc, timeout=15.0):
+def clock_running(pid):
+    """fgtrace arms its timerfd when its warm-up round is done: true once
+    /proc shows a timerfd of pid with a period."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:[timerfd]":
+                continue
+            info = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
+        except OSError:
+            continue
+        for line in info.splitlines():
+            if line.startswith("it_interval:") and line.split(":", 1)[1].strip() != "(0, 0)":
+                return True
+    return False
+
+
+def wait_attached(target, proc, ready=None, timeout=15.0):
+    """Waits until every thread of target is traced by proc and, when given,
+    ready(pid) holds."""
     end = now() + timeout
     while now() < end:
         if proc.poll() is not None:
             err = proc.stderr.read() if proc.stderr else ""
             raise RuntimeError(f"profiler exited early ({proc.returncode}): {err}")
-        if target.all_traced_by(proc.pid):
+        if target.all_traced_by(proc.pid) and (ready is None or ready(proc.pid)):
             return
         time.sleep(0.02)
     raise RuntimeError("profiler did not attach in time")
@@ -233,12 +255,12 @@ def fgtrace_metadata(path):
     return obj["args"]
 
 
-def profiled_window(target, cmd, cfg, stdout=subprocess.DEVNULL):
-    """Starts a profiler, waits until it holds every thread and has settled,
-    measures one window, and lets the profiler run to its end."""
+def profiled_window(target, cmd, cfg, stdout=subprocess.DEVNULL, ready=None):
+    """Starts a profiler, waits until it holds every thread (and is ready) and
+    has settled, measures one window, and lets the profiler run to its end."""
     proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True)
     try:
-        wait_attached(target, proc)
+        wait_attached(target, proc, ready)
         time.sleep(cfg.settle)
         cpu0, r0 = task_cpu_ns(proc.pid), target.snap()
         time.sleep(cfg.window)
@@ -256,17 +278,18 @@ def run_fgtrace(target, hz, cfg, tag):
     total = cfg.settle + cfg.window + cfg.tail
     cmd = [str(FGTRACE_COPY), "-p", str(target.pid), "-d", f"{total:.2f}s", "-F", str(hz),
            "-o", str(path), "-q"]
-    w, _ = profiled_window(target, cmd, cfg)
+    # fgtrace's -d counts from the end of its warm-up; so does the window.
+    w, _ = profiled_window(target, cmd, cfg, ready=clock_running)
     meta = fgtrace_metadata(path)
     size = path.stat().st_size
     if not cfg.keep:
         path.unlink()
-    ticks, missed, late = meta["ticks"], meta["missed_ticks"], meta["late"]
+    ticks, missed, late = meta["ticks"], meta["missed_ticks"], meta["ticks_late"]
     w.update({
-        "rounds_per_s": ticks / (meta["duration_ns"] / 1e9),
-        # A round is late when some thread's stop was still pending at the
-        # next tick; `late` counts threads, so min(late, ticks) is an upper
-        # bound of late rounds and this a lower bound of rounds on time.
+        "rounds_per_s": ticks / ((meta["duration_ns"] - meta["warmup_ns"]) / 1e9),
+        # A round is late when, before the next tick, some thread was neither
+        # sampled nor frozen by an interrupt (its stop then stands for the
+        # tick); missed ticks are deadlines the tracer did not serve.
         "on_time": (ticks - min(late, ticks)) / max(1, ticks + missed),
         "bytes_per_sample": size / max(1, meta["samples"]),
         "samples": meta["samples"],
@@ -531,8 +554,10 @@ def print_table(results, cfg):
                      f"{m['stop_copy_ns_total'] / stops / 1000:.1f} us), max "
                      f"{m['stop_held_ns_max'] / 1000:.0f} us; stops {m['stops']} "
                      f"({m['stops'] / max(1, m['ticks']):.2f} a tick), avoided "
-                     f"{m['stops_avoided']}, dropped {m['dropped']}, late {m['late']}, "
-                     f"missed ticks {m['missed_ticks']} of {m['ticks'] + m['missed_ticks']}")
+                     f"{m['stops_avoided']}, dropped {m['dropped']}, thread-ticks waiting "
+                     f"for a stop {m['late']}, late rounds {m['ticks_late']}, missed ticks "
+                     f"{m['missed_ticks']} of {m['ticks'] + m['missed_ticks']}, warm-up "
+                     f"{m['warmup_ns'] / 1e6:.0f} ms")
             elif prof == "reference":
                 s = max(1, m["samples"])
                 d = (f"held mean {m['held_ns_total'] / s / 1000:.1f} us, max "

@@ -74,6 +74,7 @@ struct fgt_sample_info {
 	uint64_t ts_ns;		       /* nanoseconds since the capture started */
 	const struct fgt_func *state;  /* state pseudo frame, or NULL when disabled */
 	const struct fgt_stack *stack; /* never NULL; n may be 0 */
+	uint32_t count;		       /* ticks this sample stands for, >= 1 */
 };
 
 #endif

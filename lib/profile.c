@@ -220,7 +220,7 @@ static int insert_key(struct fgt_profile *p, uint32_t hash,
 		return -ENOMEM;
 	struct slot *sl = find_key(p, hash, s, thread);
 	struct key *k = &p->keys[p->n_keys++];
-	*k = (struct key){.count = 1,
+	*k = (struct key){.count = s->count ? s->count : 1,
 			  .first = p->n_pool,
 			  .n = (uint32_t)st->n,
 			  .hash = hash,
@@ -245,10 +245,10 @@ int fgt_profile_add(struct fgt_profile *p, const struct fgt_sample_info *s)
 	uint32_t hash = hash_key(s, thread);
 	struct slot *sl = find_key(p, hash, s, thread);
 	if (sl->ent)
-		p->keys[sl->ent - 1].count++;
+		p->keys[sl->ent - 1].count += s->count ? s->count : 1;
 	else if ((rc = insert_key(p, hash, s, thread)) < 0)
 		return rc;
-	p->samples++;
+	p->samples += s->count ? s->count : 1;
 	return 0;
 }
 

@@ -17,6 +17,7 @@ struct fgt_queue {
 	struct fgt_snapshot *free_plain;  /* headers without stack */
 	struct fgt_snapshot *free_stack;  /* headers with a stack buffer */
 	size_t depth;
+	size_t in_use; /* pool headers taken and not yet given back */
 	bool closed;
 	struct fgt_snapshot *headers;
 	uint8_t *stacks;
@@ -84,6 +85,7 @@ static void reset(struct fgt_snapshot *s)
 	s->stack = stack;
 	s->stack_cap = cap;
 	s->from_heap = heap;
+	s->ticks = 1;
 }
 
 struct fgt_snapshot *fgt_queue_get(struct fgt_queue *q, bool with_stack)
@@ -93,8 +95,10 @@ struct fgt_snapshot *fgt_queue_get(struct fgt_queue *q, bool with_stack)
 	struct fgt_snapshot *s = *list;
 	if (!s && !with_stack)
 		s = *(list = &q->free_stack); /* a plain request may use a stack header */
-	if (s)
+	if (s) {
 		*list = s->next;
+		q->in_use++;
+	}
 	pthread_mutex_unlock(&q->lock);
 	if (s)
 		reset(s);
@@ -106,8 +110,10 @@ struct fgt_snapshot *fgt_queue_get_event(struct fgt_queue *q)
 	struct fgt_snapshot *s = fgt_queue_get(q, false);
 	if (!s) {
 		s = calloc(1, sizeof(*s));
-		if (s)
+		if (s) {
 			s->from_heap = true;
+			s->ticks = 1;
+		}
 	}
 	return s;
 }
@@ -121,6 +127,7 @@ static void give_back(struct fgt_queue *q, struct fgt_snapshot *s)
 	struct fgt_snapshot **list = s->stack ? &q->free_stack : &q->free_plain;
 	s->next = *list;
 	*list = s;
+	q->in_use--;
 }
 
 void fgt_queue_put_back(struct fgt_queue *q, struct fgt_snapshot *s)
@@ -198,6 +205,14 @@ size_t fgt_queue_hint(struct fgt_queue *q, pid_t tid, bool *cut)
 	if (cut)
 		*cut = ours && (v & HINT_CUT);
 	return ours ? (size_t)((uint32_t)v & ~HINT_CUT) : 0;
+}
+
+bool fgt_queue_idle(struct fgt_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	bool idle = q->in_use == 0;
+	pthread_mutex_unlock(&q->lock);
+	return idle;
 }
 
 size_t fgt_queue_depth(struct fgt_queue *q)

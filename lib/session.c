@@ -5,6 +5,7 @@
 #include "procfs.h"
 #include "profile.h"
 #include "queue.h"
+#include "slice.h"
 #include "strbuf.h"
 #include "tef.h"
 
@@ -25,17 +26,20 @@
 #include <unistd.h>
 
 #define TRACER_NICE	  (-10)
+#define TRACER_SLICE_NS	  100000 /* the shortest fair slice Linux allows */
 #define SPIN_NS		  150000 /* how long to poll for stops before sleeping */
 #define QUEUE_HEADERS	  8192 /* snapshots in flight, most without a stack copy */
 #define QUEUE_STACKS	  128  /* stack copies in flight */
 #define DETACH_TIMEOUT_MS 2000
+#define WARMUP_MAX_NS	  2000000000ull
 #define NS		  1000000000ull
 
 struct fgt_session {
 	struct fgt_config cfg;
 	pid_t pid;
 	bool launch;
-	int tracer_nice; /* the tracer thread's nice value */
+	int tracer_nice;	  /* the tracer thread's nice value */
+	uint64_t tracer_slice_ns; /* ... and its fair slice, 0 when unknown */
 	char note[256];
 	char paths[FGT_MAX_OUTPUTS][PATH_MAX];
 	struct fgt_sinks sinks;
@@ -45,6 +49,7 @@ struct fgt_session {
 	sigset_t old_mask;
 	int sigfd, timerfd;
 	uint64_t start_ns;
+	uint64_t warmup_ns; /* attach mode: the first round, until symbolized */
 	struct timespec start_wall;
 	bool started; /* the spawned command was let run */
 	struct fgt_summary sum;
@@ -302,11 +307,14 @@ static int start_target(struct fgt_session *s, char *err, size_t errlen)
 	return rc;
 }
 
-static int start_timer(struct fgt_session *s)
+static int create_timer(struct fgt_session *s)
 {
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (s->timerfd < 0)
-		return -errno;
+	return s->timerfd < 0 ? -errno : 0;
+}
+
+static int start_timer(struct fgt_session *s)
+{
 	uint64_t period = NS / s->cfg.hz;
 	uint64_t first = now_ns() + period;
 	/* Absolute deadlines: a late tick does not shift the ones after it. */
@@ -357,7 +365,7 @@ static void on_timer(struct fgt_session *s)
 		s->sum.missed_ticks += expirations - 1;
 	/* Every round starts on time; a thread whose previous stop is still on
 	 * its way (it waits for a CPU) is skipped and counted as late. */
-	fgt_tracee_tick(s->tracee);
+	fgt_tracee_tick(s->tracee, false);
 }
 
 static void report_progress(struct fgt_session *s, fgt_progress_fn fn, void *ctx)
@@ -396,15 +404,45 @@ static int spin_for_stops(struct fgt_session *s)
 	return 0;
 }
 
+/* Attach mode: the threads of a running process sit in code whose symbols
+ * and unwind tables are not loaded yet. Loading them (decompressing debug
+ * info, say) takes the worker a while, and much longer when the target's
+ * threads take its CPUs. Ticks meanwhile would overflow the queue and lose
+ * their samples, so the first round is taken alone, and the clock starts
+ * when the worker has done with it (or after WARMUP_MAX_NS). Nothing is
+ * stopped while the worker works. Returns true while warming up. */
+static bool warming_up(struct fgt_session *s, uint64_t warm_start, uint64_t now)
+{
+	if (!fgt_tracee_round_done(s->tracee) || !fgt_queue_idle(s->queue))
+		return now - warm_start < WARMUP_MAX_NS;
+	return false;
+}
+
 static int run_loop(struct fgt_session *s, fgt_progress_fn progress, void *ctx)
 {
 	struct loop_state ls = {0};
-	uint64_t end = s->cfg.duration_ns ? s->start_ns + s->cfg.duration_ns : UINT64_MAX;
+	uint64_t end = UINT64_MAX;
 	uint64_t next_progress = s->start_ns + NS;
 	struct pollfd fds[2] = {{s->sigfd, POLLIN, 0}, {s->timerfd, POLLIN, 0}};
 	int rc = 0;
+	uint64_t warm_start = now_ns();
+	bool warming = !s->launch, ticking = false;
+	if (warming)
+		fgt_tracee_tick(s->tracee, true);
 
 	for (;;) {
+		if (warming && !(warming = warming_up(s, warm_start, now_ns())))
+			s->warmup_ns = now_ns() - warm_start;
+		if (!warming && !ticking) {
+			if ((rc = start_timer(s)) < 0) {
+				s->sum.reason = FGT_END_ERROR;
+				break;
+			}
+			ticking = true;
+			/* The duration counts from the warm-up's end. */
+			if (s->cfg.duration_ns)
+				end = now_ns() + s->cfg.duration_ns;
+		}
 		if (!fgt_tracee_alive(s->tracee)) {
 			s->sum.reason = FGT_END_EXITED;
 			break;
@@ -427,8 +465,14 @@ static int run_loop(struct fgt_session *s, fgt_progress_fn progress, void *ctx)
 			next_progress += NS;
 		}
 		uint64_t wake = end < next_progress ? end : next_progress;
-		int timeout = (int)((wake - now + 999999) / 1000000);
-		if (poll(fds, 2, timeout > 1000 ? 1000 : timeout) < 0 && errno != EINTR) {
+		uint64_t due = fgt_tracee_pump_due_ns(s->tracee);
+		if (warming)
+			due = now + NS / 1000; /* look again in a millisecond */
+		if (due < wake)
+			wake = due > now ? due : now;
+		uint64_t left = wake - now < NS ? wake - now : NS;
+		struct timespec timeout = {(time_t)(left / NS), (long)(left % NS)};
+		if (ppoll(fds, 2, &timeout, NULL) < 0 && errno != EINTR) {
 			rc = -errno;
 			s->sum.reason = FGT_END_ERROR;
 			break;
@@ -504,7 +548,10 @@ static void metadata_json(struct fgt_session *s, struct fgt_strbuf *b)
 	    ",\"threads_seen\":%" PRIu64 ",\"signals_forwarded\":%" PRIu64,
 	    ws->samples, ts->stops, ts->reused, ts->jobstopped, ts->blocked, ts->drops, ts->late,
 	    s->sum.missed_ticks, ts->ticks, ts->threads_seen, ts->signals);
-	fgt_strbuf_printf(b, ",\"tracer_nice\":%d", s->tracer_nice);
+	fgt_strbuf_printf(b,
+			  ",\"ticks_late\":%" PRIu64 ",\"warmup_ns\":%" PRIu64
+			  ",\"tracer_nice\":%d,\"tracer_slice_ns\":%" PRIu64,
+			  ts->ticks_late, s->warmup_ns, s->tracer_nice, s->tracer_slice_ns);
 	fgt_strbuf_printf(b,
 			  ",\"samples_without_stop\":%" PRIu64 ",\"calls_remade\":%" PRIu64
 			  ",\"eintr_caused\":%" PRIu64 ",\"processes_let_go\":%" PRIu64,
@@ -608,7 +655,7 @@ int fgt_session_run(struct fgt_session *s, fgt_progress_fn progress, void *ctx, 
 	}
 	rc = start_target(s, err, errlen);
 	bool not_started = rc < 0;
-	if (rc == 0 && (rc = start_timer(s)) < 0)
+	if (rc == 0 && (rc = create_timer(s)) < 0)
 		snprintf(err, errlen, "timerfd: %s", strerror(-rc));
 	if (rc == 0) {
 		/* A stopped thread waits for the tracer to get a CPU before it is
@@ -618,6 +665,13 @@ int fgt_session_run(struct fgt_session *s, fgt_progress_fn progress, void *ctx, 
 		 * (CAP_SYS_NICE or RLIMIT_NICE); the command was forked already. */
 		if (setpriority(PRIO_PROCESS, (id_t)gettid(), TRACER_NICE) == 0)
 			s->tracer_nice = TRACER_NICE;
+		/* Nice sets a share of CPU time, not how soon a waking thread
+		 * runs: with the default slice (about 1.4 ms here) a tick can
+		 * wait for a busy target thread to finish its turn, and a tick is
+		 * missed at 999 Hz. A short slice lets the tracer in at once,
+		 * without giving it more CPU time, and needs no privilege. */
+		fgt_slice_set(TRACER_SLICE_NS);
+		s->tracer_slice_ns = fgt_slice_get();
 		rc = run_loop(s, progress, ctx);
 		if (rc < 0)
 			describe_loop_error(s, rc, err, errlen);

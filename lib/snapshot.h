@@ -33,11 +33,14 @@ struct fgt_snapshot {
 	pid_t tid;
 	uint64_t ts_ns;	  /* CLOCK_MONOTONIC ns since the capture started */
 	uint64_t held_ns; /* how long the stop held the thread (SAMPLE) */
+	uint32_t ticks;	  /* SAMPLE: the ticks it stands for (1, more when its
+			   * stop was pending at later ticks); others: 1 */
 	struct user_regs_struct regs;
 	uint64_t stack_addr; /* target address of stack[0] */
 	size_t stack_len;    /* bytes copied */
 	bool stack_cut; /* the copy stopped at the size cap, not at the mapping end */
 	bool jobstop;	/* taken at a job-control stop */
+	bool warmup;	/* of the warm-up round: load symbols, show nothing */
 	long
 	    exit_status; /* THREAD_EXIT: wait status; EXEC: former tid;
 			  * THREAD_NEW: FGT_THREAD_BORN when created during the capture */

@@ -24,6 +24,11 @@
 /* Stops in flight at once: enough to overlap the wake-up latency of several
  * threads, few enough that a stopped thread rarely waits for the tracer. */
 #define MAX_INFLIGHT 4
+/* A stop that has not arrived by then is taken for one of a thread waiting
+ * for a CPU: it will come when the scheduler runs the thread, whatever we
+ * do, so it stops holding back the next interrupts of the round. A running
+ * thread reaches its stop in tens of microseconds. */
+#define INFLIGHT_WAIT_NS 100000ull
 /* A stop that has not arrived by then stops counting against MAX_INFLIGHT. */
 #define LATE_NS (10 * 1000 * 1000ull)
 #define REDZONE 128 /* x86-64 ABI: leaf functions may use 128 bytes below sp */
@@ -66,6 +71,8 @@ struct thread {
 	bool sampled;		   /* the worker has a stack for this thread */
 	bool inflight;		   /* counts against MAX_INFLIGHT */
 	uint64_t interrupt_ns;	   /* when PTRACE_INTERRUPT was sent */
+	uint32_t ticks_waited;	   /* ticks that passed while its stop was pending */
+	bool warm_interrupt;	   /* the pending stop is of the warm-up round */
 	uint64_t seen_ns;	   /* when its stop was reaped */
 	struct fgt_snapshot *snap; /* buffer for the pending stop */
 };
@@ -82,6 +89,8 @@ struct fgt_tracee {
 	pid_t *todo; /* threads still to stop in this round */
 	size_t n_todo, todo_pos, todo_cap;
 	size_t n_inflight;
+	bool round_short; /* a thread of this round got no sample (a drop) */
+	bool warming;	  /* the current round is the warm-up round */
 	uint64_t reap_ewma_ns; /* recent interrupt-to-stop times, averaged */
 	bool leader_exited;
 	int leader_status;
@@ -472,7 +481,22 @@ static struct fgt_snapshot *take_sample(struct fgt_tracee *t, struct thread *th,
 	s->tid = th->tid;
 	s->jobstop = stopped;
 	th->seen_ns = now_ns();
-	s->ts_ns = since_start(t, th->seen_ns);
+	/* From PTRACE_INTERRUPT on, the thread runs no user code until its
+	 * stop: a running one is kicked into the kernel at once, and one that
+	 * waits for a CPU or sleeps goes to the stop before it returns to user
+	 * space. So the stack copied now is the one it had when we asked, and
+	 * at every tick since: date it then, and let it count for those ticks. */
+	s->ts_ns = since_start(t, th->interrupt_ns && th->interrupt_ns < th->seen_ns
+				       ? th->interrupt_ns
+				       : th->seen_ns);
+	s->ticks = 1 + th->ticks_waited;
+	if (th->warm_interrupt) {
+		/* Ticks it waited through after the warm-up are real samples. */
+		s->warmup = th->ticks_waited == 0;
+		s->ticks = th->ticks_waited ? th->ticks_waited : 1;
+		th->warm_interrupt = false;
+	}
+	th->ticks_waited = 0;
 	if (th->interrupt_ns && th->seen_ns > th->interrupt_ns) {
 		uint64_t lat = th->seen_ns - th->interrupt_ns;
 		t->reap_ewma_ns = t->reap_ewma_ns - t->reap_ewma_ns / 8 + lat / 8;
@@ -521,11 +545,13 @@ static void push_reuse(struct fgt_tracee *t, struct thread *th, enum fgt_snap_ki
 	struct fgt_snapshot *s = fgt_queue_get(t->queue, false);
 	if (!s) {
 		t->stats.drops++;
+		t->round_short = true;
 		return;
 	}
 	s->kind = kind;
 	s->tid = th->tid;
 	s->ts_ns = since_start(t, now_ns());
+	s->warmup = t->warming;
 	fgt_queue_push(t->queue, s, false);
 	if (kind == FGT_SNAP_REUSED)
 		t->stats.reused++;
@@ -535,19 +561,21 @@ static void push_reuse(struct fgt_tracee *t, struct thread *th, enum fgt_snap_ki
 
 /* A thread whose stop is long overdue may be in uninterruptible sleep, which
  * no signal or ptrace request ends: show it as blocked (in its syscall, if
- * any) on its last stack, from /proc, without waiting for it. */
-static void push_blocked(struct fgt_tracee *t, struct thread *th)
+ * any) on its last stack, from /proc, without waiting for it. Returns true
+ * when it did, or tried to (a drop). */
+static bool push_blocked(struct fgt_tracee *t, struct thread *th)
 {
 	struct fgt_proc_stat st;
 	long nr = -1;
 	if (!th->sampled || now_ns() - th->interrupt_ns < LATE_NS ||
 	    fgt_procfs_read_stat(t->pid, th->tid, &st) < 0 || st.state != 'D')
-		return;
+		return false;
 	fgt_procfs_read_syscall(t->pid, th->tid, &nr);
 	struct fgt_snapshot *s = fgt_queue_get(t->queue, false);
 	if (!s) {
 		t->stats.drops++;
-		return;
+		t->round_short = true;
+		return true;
 	}
 	s->kind = FGT_SNAP_BLOCKED;
 	s->tid = th->tid;
@@ -555,6 +583,7 @@ static void push_blocked(struct fgt_tracee *t, struct thread *th)
 	s->regs.orig_rax = (unsigned long)nr;
 	fgt_queue_push(t->queue, s, false);
 	t->stats.blocked++;
+	return true;
 }
 
 /* True when the thread sleeps (S, D or I in /proc/PID/task/TID/stat). */
@@ -624,14 +653,19 @@ static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
 	return same;
 }
 
-size_t fgt_tracee_tick(struct fgt_tracee *t)
+size_t fgt_tracee_tick(struct fgt_tracee *t, bool warmup)
 {
 	struct thread *th;
 	if (!t->sampling)
 		return 0;
-	t->stats.ticks++;
-	if (t->todo_pos < t->n_todo)
-		t->stats.late += t->n_todo - t->todo_pos; /* previous round unfinished */
+	t->warming = warmup;
+	if (!warmup)
+		t->stats.ticks++;
+	/* The previous round was on time when every thread in it was sampled,
+	 * or frozen by an interrupt, before this tick. */
+	if (t->stats.ticks > 1 && (t->todo_pos < t->n_todo || t->round_short))
+		t->stats.ticks_late++;
+	t->round_short = false;
 	t->n_todo = t->todo_pos = 0;
 	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
 		switch (th->state) {
@@ -642,8 +676,11 @@ size_t fgt_tracee_tick(struct fgt_tracee *t)
 		case TH_RUNNING:
 			break;
 		case TH_INTERRUPTING:
+			/* Frozen since the interrupt: the coming stop stands for
+			 * this tick too, unless it is shown as blocked now. */
 			t->stats.late++;
-			push_blocked(t, th);
+			if (!push_blocked(t, th))
+				th->ticks_waited++;
 			/* A stop we missed would leave the thread unsampled for
 			 * good: ask again now and then (a pending trap is not
 			 * doubled). */
@@ -702,6 +739,7 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 	s->kind = FGT_SNAP_SAMPLE;
 	s->tid = th->tid;
 	s->jobstop = false;
+	s->warmup = t->warming;
 	s->held_ns = 0;
 	uint64_t now = now_ns();
 	s->ts_ns = since_start(t, now);
@@ -727,11 +765,14 @@ static void interrupt(struct fgt_tracee *t, struct thread *th)
 	th->snap = fgt_queue_get(t->queue, true);
 	if (!th->snap) {
 		t->stats.drops++;
+		t->round_short = true;
 		return;
 	}
 	if (sample_asleep(t, th))
 		return;
 	th->interrupt_ns = now_ns();
+	th->ticks_waited = 0;
+	th->warm_interrupt = t->warming;
 	if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0) {
 		fgt_queue_put_back(t->queue, th->snap);
 		th->snap = NULL;
@@ -746,12 +787,12 @@ static void interrupt(struct fgt_tracee *t, struct thread *th)
 void fgt_tracee_pump(struct fgt_tracee *t)
 {
 	if (t->n_inflight) {
-		/* A thread that takes long to stop (uninterruptible sleep) must not
-		 * hold up the others. */
+		/* A thread that takes long to stop (it waits for a CPU, or is in
+		 * uninterruptible sleep) must not hold up the others. */
 		uint64_t now = now_ns();
 		struct thread *th;
 		for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
-			if (th->inflight && now - th->interrupt_ns > LATE_NS) {
+			if (th->inflight && now - th->interrupt_ns >= INFLIGHT_WAIT_NS) {
 				th->inflight = false;
 				t->n_inflight--;
 			}
@@ -766,9 +807,32 @@ void fgt_tracee_pump(struct fgt_tracee *t)
 		fgt_queue_wake(t->queue); /* one wake-up per round */
 }
 
+bool fgt_tracee_round_done(const struct fgt_tracee *t)
+{
+	if (t->todo_pos < t->n_todo)
+		return false;
+	struct thread *th;
+	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));)
+		if (th->state == TH_INTERRUPTING)
+			return false;
+	return true;
+}
+
 bool fgt_tracee_inflight(const struct fgt_tracee *t)
 {
 	return t->n_inflight > 0;
+}
+
+uint64_t fgt_tracee_pump_due_ns(const struct fgt_tracee *t)
+{
+	if (t->todo_pos >= t->n_todo || t->n_inflight < MAX_INFLIGHT)
+		return UINT64_MAX;
+	uint64_t due = UINT64_MAX;
+	struct thread *th;
+	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));)
+		if (th->inflight && th->interrupt_ns + INFLIGHT_WAIT_NS < due)
+			due = th->interrupt_ns + INFLIGHT_WAIT_NS;
+	return due;
 }
 
 uint64_t fgt_tracee_stop_latency_ns(const struct fgt_tracee *t)
@@ -1011,6 +1075,11 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 	/* A clone or exec event stop consumed our pending interrupt: no
 	 * PTRACE_EVENT_STOP follows, so the sample is taken here. */
 	s = th->state == TH_INTERRUPTING && th->snap ? take_sample(t, th, false) : NULL;
+	if (s && event == PTRACE_EVENT_EXEC) {
+		/* exec replaced the stack the interrupt froze: this one is new. */
+		s->ts_ns = since_start(t, th->seen_ns);
+		s->ticks = 1;
+	}
 	if (th->state == TH_INTERRUPTING)
 		th->state = TH_RUNNING;
 	resume(th, sig);

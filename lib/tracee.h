@@ -30,7 +30,10 @@ struct fgt_tracee_stats {
 	uint64_t jobstopped; /* samples of threads in a job-control stop */
 	uint64_t blocked;    /* samples of threads in uninterruptible sleep */
 	uint64_t drops;	     /* samples dropped: the worker was behind */
-	uint64_t late;	     /* samples skipped: the thread's previous stop was pending */
+	uint64_t late;	     /* ticks a thread spent frozen by a pending stop, which
+			      * then stands for them (fgt_snapshot.ticks) */
+	uint64_t ticks_late; /* rounds with a thread neither sampled nor frozen by
+			      * an interrupt before the next tick */
 	uint64_t vanished;   /* threads gone between interrupt and stop (races) */
 	uint64_t signals;    /* signals passed on to the target */
 	uint64_t threads_seen;	/* distinct threads seen */
@@ -73,12 +76,21 @@ void fgt_tracee_spawn_abort(struct fgt_tracee *t);
 int fgt_tracee_handle_events(struct fgt_tracee *t);
 
 /* Starts a sampling round: reuses stacks of threads that have not run, queues
- * the others to be stopped. Returns the number of threads to stop. */
-size_t fgt_tracee_tick(struct fgt_tracee *t);
+ * the others to be stopped. A warmup round is not counted as a tick, and its
+ * samples are marked to be processed but not shown. Returns the number of
+ * threads to stop. */
+size_t fgt_tracee_tick(struct fgt_tracee *t, bool warmup);
 /* Interrupts queued threads while fewer than a few are in flight. */
 void fgt_tracee_pump(struct fgt_tracee *t);
-/* True while stops asked for within the last few milliseconds are pending. */
+/* True when every thread of the last round was sampled: none is waiting to
+ * be interrupted, and no stop is pending. */
+bool fgt_tracee_round_done(const struct fgt_tracee *t);
+/* True while stops that should arrive within microseconds are pending. */
 bool fgt_tracee_inflight(const struct fgt_tracee *t);
+/* When fgt_tracee_pump can next interrupt more threads of the round because
+ * a slow stop stops holding its place (CLOCK_MONOTONIC ns), or UINT64_MAX
+ * when that is not what holds the round back. */
+uint64_t fgt_tracee_pump_due_ns(const struct fgt_tracee *t);
 /* How long stops have taken to arrive lately (a moving average, ns). */
 uint64_t fgt_tracee_stop_latency_ns(const struct fgt_tracee *t);
 

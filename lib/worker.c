@@ -35,6 +35,7 @@ struct wthread {
 	bool has_stack;
 	long syscall; /* last syscall number seen (for restart_syscall) */
 	const struct fgt_func *last_state;
+	bool unshown; /* last_state and stack come from the warm-up round */
 	long wait_nr; /* syscall and first argument of wait_state */
 	uint64_t wait_arg;
 	const struct fgt_func *wait_state; /* cached: describing it reads /proc */
@@ -242,11 +243,24 @@ static struct wthread *get_thread(struct fgt_worker *w, pid_t tid)
 	return t;
 }
 
+static void emit_sample(struct fgt_worker *w, struct wthread *t,
+			const struct fgt_func *state, uint64_t ts, uint32_t count,
+			bool changed);
+
+/* A thread whose warm-up sample was never followed by another (the capture
+ * or the thread ended first): that sample is all there is; show it. */
+static void show_warmup(struct fgt_worker *w, struct wthread *t)
+{
+	if (t->unshown && t->has_stack)
+		emit_sample(w, t, t->last_state, t->last_ts, 1, true);
+}
+
 static void drop_thread(struct fgt_worker *w, struct wthread *t)
 {
+	show_warmup(w, t);
 	/* Its spans close at its last sample: after that nothing is known. */
 	close_thread(w, t, t->last_ts);
-	count_running(w, t->last_state, NULL, t->last_ts);
+	count_running(w, t->unshown ? NULL : t->last_state, NULL, t->last_ts);
 	fgt_tidmap_del(&w->threads, t->tid);
 	free(t);
 }
@@ -317,8 +331,13 @@ static size_t build_tl_stack(struct fgt_worker *w, const struct fgt_stack *st,
 }
 
 static void emit_sample(struct fgt_worker *w, struct wthread *t,
-			const struct fgt_func *state, uint64_t ts, bool changed)
+			const struct fgt_func *state, uint64_t ts, uint32_t count,
+			bool changed)
 {
+	/* A sample is dated when its stop was asked for, which may come before
+	 * an event of the thread seen meanwhile: keep each thread's time
+	 * moving forward. */
+	ts = ts > t->last_ts ? ts : t->last_ts;
 	if (changed) {
 		size_t n = build_tl_stack(w, &t->stack, state);
 		timeline_to(w, t, n, ts);
@@ -328,13 +347,15 @@ static void emit_sample(struct fgt_worker *w, struct wthread *t,
 	    .tid = t->tid,
 	    .thread_name = t->name,
 	    .ts_ns = ts,
+	    .count = count ? count : 1,
 	    .state = w->cfg->state_frames == FGT_STATE_NONE ? NULL : state,
 	    .stack = &t->stack,
 	};
 	for (size_t i = 0; i < w->sinks->n; i++)
 		if (w->sinks->prof[i])
 			set_error(w, fgt_profile_add(w->sinks->prof[i], &si));
-	count_running(w, t->last_state, state, ts);
+	count_running(w, t->unshown ? NULL : t->last_state, state, ts);
+	t->unshown = false;
 	t->last_ts = ts;
 	t->last_state = state;
 	w->stats.samples++;
@@ -375,7 +396,15 @@ static void on_sample(struct fgt_worker *w, struct wthread *t,
 	fgt_queue_set_hint(w->queue, t->tid, t->stack_need, truncated);
 	t->has_stack = true;
 	const struct fgt_func *state = state_of(w, t, &s->regs, s->jobstop);
-	emit_sample(w, t, state, s->ts_ns, true);
+	if (s->warmup) {
+		/* Named and cached; its stack stands for the thread until it
+		 * runs, but the timeline starts at the first tick. */
+		t->last_state = state;
+		t->unshown = true;
+		t->last_ts = s->ts_ns;
+		return;
+	}
+	emit_sample(w, t, state, s->ts_ns, s->ticks, true);
 	if (t1 - t->name_checked_ns > NAME_CHECK_NS)
 		check_name(w, t, t1);
 }
@@ -389,8 +418,12 @@ static void on_reuse(struct fgt_worker *w, struct wthread *t,
 	    s->kind == FGT_SNAP_JOBSTOP
 		? fgt_symbolizer_pseudo(w->sym, FGT_FUNC_STATE, "stopped")
 		: t->last_state;
+	if (s->warmup) {
+		t->last_state = state;
+		return;
+	}
 	/* The stack is unchanged; only a change of state (stopped) moves spans. */
-	emit_sample(w, t, state, s->ts_ns, state != t->last_state);
+	emit_sample(w, t, state, s->ts_ns, s->ticks, state != t->last_state || t->unshown);
 }
 
 static void on_exec(struct fgt_worker *w, const struct fgt_snapshot *s)
@@ -493,6 +526,7 @@ static void *worker_main(void *arg)
 	/* An orderly end closes every span at the end of the capture. */
 	struct wthread *t;
 	for (size_t i = 0; (t = fgt_tidmap_next(&w->threads, &i));) {
+		show_warmup(w, t);
 		close_thread(w, t, w->end_ns > t->last_ts ? w->end_ns : t->last_ts);
 		fgt_tidmap_del(&w->threads, t->tid);
 		free(t);

@@ -187,6 +187,32 @@ static void test_folded_state_root(void **state)
 	fgt_profile_free(p);
 }
 
+/* A sample whose stop was pending over several ticks stands for each of
+ * them: it counts as many samples as ticks, in a new key and in an old one. */
+static void test_sample_standing_for_several_ticks(void **state)
+{
+	(void)state;
+	struct fgt_profile *p = new_profile(FGT_FORMAT_FOLDED, false, FGT_STATE_ROOT);
+	add_fixture(p);
+	struct fgt_sample_info s = {.pid = 100,
+				    .tid = 102,
+				    .thread_name = "late",
+				    .state = &st_running,
+				    .stack = &stk_work,
+				    .count = 4};
+	assert_int_equal(fgt_profile_add(p, &s), 0);
+	s.stack = &stk_odd;
+	s.count = 3;
+	assert_int_equal(fgt_profile_add(p, &s), 0);
+	assert_int_equal(fgt_profile_samples(p), 14);
+	char *text = folded_of(p);
+	assert_string_equal(text, "running;[truncated];odd:name?x 3\n"
+				  "running;main;work;helper 9\n"
+				  "sys_read;main;read 2\n");
+	free(text);
+	fgt_profile_free(p);
+}
+
 static void test_folded_per_thread_state_leaf(void **state)
 {
 	(void)state;
@@ -806,6 +832,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_folded_state_root),
 	    cmocka_unit_test(test_folded_per_thread_state_leaf),
+	    cmocka_unit_test(test_sample_standing_for_several_ticks),
 	    cmocka_unit_test(test_folded_truncated_and_names),
 	    cmocka_unit_test(test_folded_no_state),
 	    cmocka_unit_test(test_pprof_samples),
