@@ -29,7 +29,8 @@
  * do, so it stops holding back the next interrupts of the round. A running
  * thread reaches its stop in tens of microseconds. */
 #define INFLIGHT_WAIT_NS 100000ull
-/* A stop that has not arrived by then stops counting against MAX_INFLIGHT. */
+/* A stop that has not arrived by then may not come soon (uninterruptible
+ * sleep): the thread is shown blocked on its last stack meanwhile. */
 #define LATE_NS (10 * 1000 * 1000ull)
 #define REDZONE 128 /* x86-64 ABI: leaf functions may use 128 bytes below sp */
 #define PAGE	4096ul
