@@ -44,6 +44,8 @@ struct fgt_snapshot {
 	long
 	    exit_status; /* THREAD_EXIT: wait status; EXEC: former tid;
 			  * THREAD_NEW: FGT_THREAD_BORN when created during the capture */
+	char comm[16];	 /* EXEC: the new image's name, read at the exec stop
+			  * (the process may be gone when the worker gets it) */
 	uint8_t *stack;	 /* stack_cap bytes from the pool, or NULL */
 	size_t stack_cap;
 	bool from_heap; /* header allocated outside the pool (rare control events) */

@@ -155,17 +155,27 @@ static uint64_t since_start(const struct fgt_tracee *t, uint64_t ns)
 	return ns > t->clock_start_ns ? ns - t->clock_start_ns : 0;
 }
 
-static void push_event(struct fgt_tracee *t, enum fgt_snap_kind kind, pid_t tid,
-		       long status)
+/* A thread event, not yet queued; NULL when out of memory (the worker copes
+ * with a missing event). */
+static struct fgt_snapshot *new_event(struct fgt_tracee *t, enum fgt_snap_kind kind,
+				      pid_t tid, long status)
 {
 	struct fgt_snapshot *s = fgt_queue_get_event(t->queue);
 	if (!s)
-		return; /* out of memory: the worker copes with a missing event */
+		return NULL;
 	s->kind = kind;
 	s->tid = tid;
 	s->ts_ns = since_start(t, now_ns());
 	s->exit_status = status;
-	fgt_queue_push(t->queue, s, false);
+	return s;
+}
+
+static void push_event(struct fgt_tracee *t, enum fgt_snap_kind kind, pid_t tid,
+		       long status)
+{
+	struct fgt_snapshot *s = new_event(t, kind, tid, status);
+	if (s)
+		fgt_queue_push(t->queue, s, false);
 }
 
 static struct thread *add_thread(struct fgt_tracee *t, pid_t tid, enum thread_state st,
@@ -852,7 +862,13 @@ static void handle_exec(struct fgt_tracee *t, struct thread *th)
 	for (size_t i = 0; (o = fgt_tidmap_next(&t->threads, &i));)
 		if (o != th)
 			remove_thread(t, o, 0);
-	push_event(t, FGT_SNAP_EXEC, th->tid, (long)former);
+	struct fgt_snapshot *s = new_event(t, FGT_SNAP_EXEC, th->tid, (long)former);
+	if (s) {
+		/* Named now, while the thread holds still at its exec: a short
+		 * command may be gone by the time the worker looks. */
+		fgt_procfs_read_comm(t->pid, 0, s->comm, sizeof(s->comm));
+		fgt_queue_push(t->queue, s, false);
+	}
 	if (th->schedstat_fd >= 0)
 		close(th->schedstat_fd);
 	th->schedstat_fd = fgt_procfs_open_schedstat(t->pid, th->tid);

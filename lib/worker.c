@@ -453,7 +453,9 @@ static void on_exec(struct fgt_worker *w, const struct fgt_snapshot *s)
 		fgt_unwinder_flush(w->unw);
 	}
 	char name[64];
-	if (fgt_procfs_read_comm(w->pid, 0, name, sizeof(name)) == 0) {
+	if (s->comm[0])
+		snprintf(name, sizeof(name), "%.*s", (int)sizeof(s->comm), s->comm);
+	if (s->comm[0] || fgt_procfs_read_comm(w->pid, 0, name, sizeof(name)) == 0) {
 		each_tef_name(w, w->pid, name, true);
 		struct fgt_strbuf *b = &w->scratch;
 		fgt_strbuf_reset(b);
