@@ -95,6 +95,14 @@ static void print_summary(const struct fgt_config *cfg, const struct fgt_summary
 	    " us, max %.0f us; %.0f%% of samples needed no stop; %" PRIu64 " dropped\n",
 	    t->stops, held_median_us(t), t->held_max_ns / 1e3,
 	    taken ? 100.0 * (double)(taken - t->stops) / (double)taken : 0.0, t->drops);
+	if (s->tracer_demoted == FGT_DEMOTED_CPU)
+		fputs("fgtrace: the tracer left real-time priority: it needed more than "
+		      "half a CPU (try a lower -F)\n",
+		      stderr);
+	else if (s->tracer_demoted == FGT_DEMOTED_RTTIME)
+		fputs("fgtrace: the tracer left real-time priority: it ran 100 ms "
+		      "without sleeping\n",
+		      stderr);
 	for (size_t i = 0; i < s->n_outputs; i++) {
 		char bytes[32];
 		human_bytes(s->bytes[i], bytes, sizeof(bytes));

@@ -24,6 +24,10 @@ static const char help_text[] =
     "  -F, --hz=HZ              samples per second per thread, 1..10000 (default 99)\n"
     "      --stack-bytes=SIZE   most stack bytes copied per sample, 4K..1M\n"
     "                           (default 64K)\n"
+    "      --priority=MODE      the tracer thread's: realtime (lowest real-time\n"
+    "                           priority where allowed, within a CPU budget), high\n"
+    "                           (nice -10 and a short slice), or inherit\n"
+    "                           (default realtime)\n"
     "\n"
     "Output:\n"
     "  -o, --output=PATH        output file (default fgtrace.json); '-' is stdout;\n"
@@ -67,6 +71,7 @@ enum {
 	OPT_DEBUGINFO_PATH,
 	OPT_DEMANGLE,
 	OPT_SOURCE_LINE,
+	OPT_PRIORITY,
 };
 
 static const struct option long_options[] = {
@@ -84,6 +89,7 @@ static const struct option long_options[] = {
     {"debuginfo-path", required_argument, NULL, OPT_DEBUGINFO_PATH},
     {"demangle", required_argument, NULL, OPT_DEMANGLE},
     {"source-line", no_argument, NULL, OPT_SOURCE_LINE},
+    {"priority", required_argument, NULL, OPT_PRIORITY},
     {NULL, 0, NULL, 0},
 };
 
@@ -173,6 +179,7 @@ enum fgt_options_result fgt_options_parse(int argc, char **argv, struct fgt_conf
 	static const char *const formats[] = {"trace", "pprof", "folded"};
 	static const char *const wheres[] = {"root", "leaf", "none"};
 	static const char *const styles[] = {"short", "full", "none"};
+	static const char *const priorities[] = {"realtime", "high", "inherit"};
 	int next_format = -1;
 	uint64_t v;
 	int rc, c, i;
@@ -266,6 +273,12 @@ enum fgt_options_result fgt_options_parse(int argc, char **argv, struct fgt_conf
 			break;
 		case OPT_SOURCE_LINE:
 			cfg->source_line = true;
+			break;
+		case OPT_PRIORITY:
+			if ((i = pick(optarg, priorities, 3)) < 0)
+				return bad_value(err, errlen, "priority", optarg, -EINVAL,
+						 " (realtime, high or inherit)");
+			cfg->priority = (enum fgt_priority)i;
 			break;
 		case ':':
 			return usage(err, errlen, "option '%s' needs an argument",

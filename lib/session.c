@@ -5,7 +5,7 @@
 #include "procfs.h"
 #include "profile.h"
 #include "queue.h"
-#include "slice.h"
+#include "priority.h"
 #include "strbuf.h"
 #include "tef.h"
 
@@ -25,8 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TRACER_NICE	  (-10)
-#define TRACER_SLICE_NS	  100000 /* the shortest fair slice Linux allows */
 #define SPIN_NS		  150000 /* how long to poll for stops before sleeping */
 #define QUEUE_HEADERS	  8192 /* snapshots in flight, most without a stack copy */
 #define QUEUE_STACKS	  128  /* stack copies in flight */
@@ -38,8 +36,7 @@ struct fgt_session {
 	struct fgt_config cfg;
 	pid_t pid;
 	bool launch;
-	int tracer_nice;	  /* the tracer thread's nice value */
-	uint64_t tracer_slice_ns; /* ... and its fair slice, 0 when unknown */
+	struct fgt_prio_info prio; /* the tracer thread's scheduling */
 	char note[256];
 	char paths[FGT_MAX_OUTPUTS][PATH_MAX];
 	struct fgt_sinks sinks;
@@ -456,6 +453,7 @@ static int run_loop(struct fgt_session *s, fgt_progress_fn progress, void *ctx)
 			break;
 		}
 		uint64_t now = now_ns();
+		fgt_prio_check(now);
 		if (now >= end) {
 			s->sum.reason = FGT_END_DURATION;
 			break;
@@ -548,10 +546,20 @@ static void metadata_json(struct fgt_session *s, struct fgt_strbuf *b)
 	    ",\"threads_seen\":%" PRIu64 ",\"signals_forwarded\":%" PRIu64,
 	    ws->samples, ts->stops, ts->reused, ts->jobstopped, ts->blocked, ts->drops, ts->late,
 	    s->sum.missed_ticks, ts->ticks, ts->threads_seen, ts->signals);
+	static const char *const priorities[] = {"realtime", "high", "inherit"};
+	const char *demoted = fgt_demotion_name(s->prio.demoted);
 	fgt_strbuf_printf(b,
 			  ",\"ticks_late\":%" PRIu64 ",\"warmup_ns\":%" PRIu64
-			  ",\"tracer_nice\":%d,\"tracer_slice_ns\":%" PRIu64,
-			  ts->ticks_late, s->warmup_ns, s->tracer_nice, s->tracer_slice_ns);
+			  ",\"tracer_priority\":\"%s\",\"tracer_realtime\":%s"
+			  ",\"tracer_demoted\":",
+			  ts->ticks_late, s->warmup_ns, priorities[s->cfg.priority],
+			  s->prio.realtime ? "true" : "false");
+	if (demoted)
+		fgt_json_cstring(b, demoted);
+	else
+		fgt_strbuf_puts(b, "null");
+	fgt_strbuf_printf(b, ",\"tracer_nice\":%d,\"tracer_slice_ns\":%" PRIu64,
+			  s->prio.nice, s->prio.slice_ns);
 	fgt_strbuf_printf(b,
 			  ",\"samples_without_stop\":%" PRIu64 ",\"calls_remade\":%" PRIu64
 			  ",\"eintr_caused\":%" PRIu64 ",\"processes_let_go\":%" PRIu64,
@@ -658,20 +666,8 @@ int fgt_session_run(struct fgt_session *s, fgt_progress_fn progress, void *ctx, 
 	if (rc == 0 && (rc = create_timer(s)) < 0)
 		snprintf(err, errlen, "timerfd: %s", strerror(-rc));
 	if (rc == 0) {
-		/* A stopped thread waits for the tracer to get a CPU before it is
-		 * resumed; when the target's threads outnumber the cores, that is
-		 * the longest part of a stop. The tracer sleeps between ticks and
-		 * works for microseconds, so it may go first where allowed
-		 * (CAP_SYS_NICE or RLIMIT_NICE); the command was forked already. */
-		if (setpriority(PRIO_PROCESS, (id_t)gettid(), TRACER_NICE) == 0)
-			s->tracer_nice = TRACER_NICE;
-		/* Nice sets a share of CPU time, not how soon a waking thread
-		 * runs: with the default slice (about 1.4 ms here) a tick can
-		 * wait for a busy target thread to finish its turn, and a tick is
-		 * missed at 999 Hz. A short slice lets the tracer in at once,
-		 * without giving it more CPU time, and needs no privilege. */
-		fgt_slice_set(TRACER_SLICE_NS);
-		s->tracer_slice_ns = fgt_slice_get();
+		/* After the fork of a command: it must not inherit any of it. */
+		fgt_prio_raise(s->cfg.priority, now_ns());
 		rc = run_loop(s, progress, ctx);
 		if (rc < 0)
 			describe_loop_error(s, rc, err, errlen);
@@ -680,6 +676,9 @@ int fgt_session_run(struct fgt_session *s, fgt_progress_fn progress, void *ctx, 
 	/* Every way out detaches every thread. */
 	if (fgt_tracee_alive(s->tracee))
 		fgt_tracee_detach(s->tracee, DETACH_TIMEOUT_MS);
+	fgt_prio_get(&s->prio);
+	fgt_prio_lower();
+	s->sum.tracer_demoted = s->prio.demoted;
 	s->sum.duration_ns = end - s->start_ns;
 	fgt_worker_finish(s->worker, s->sum.duration_ns);
 	fgt_tracee_get_stats(s->tracee, &s->sum.tracer);

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "priority.h"
 #include "tracee.h"
 #include "worker.h"
 
@@ -46,6 +47,7 @@ struct fgt_summary {
 	int target_status;
 	bool left_running; /* launch mode: detached from a running command */
 	int exec_errno;	   /* launch mode: why the command could not be executed, or 0 */
+	enum fgt_demotion tracer_demoted; /* why the tracer left real-time priority */
 	size_t n_outputs;
 	const char *paths[FGT_MAX_OUTPUTS]; /* expanded output paths */
 	uint64_t bytes[FGT_MAX_OUTPUTS];

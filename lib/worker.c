@@ -512,7 +512,8 @@ static void *worker_main(void *arg)
 	 * target's busy threads outnumbered the cores, and most samples were
 	 * dropped (bench target c, 3 s at 99 Hz: 492 kept and 4031 dropped at
 	 * nice 5; 1291 kept and 1727 dropped at nice 0).
-	 * The tracer, which holds stopped threads, runs at nice -10 instead. */
+	 * The tracer, which holds stopped threads, is raised instead
+	 * (lib/priority.h). */
 	w->last_flush_ns = now_ns();
 	/* A launched command is named at its exec, not as fgtrace's child. */
 	if (!w->cfg->command && fgt_procfs_read_comm(w->pid, 0, name, sizeof(name)) == 0)

@@ -316,6 +316,11 @@ def test_bad_pid_gives_usage_error():
                 + [(["-p"], "-p")])
 
 
+def test_bad_priority_gives_usage_error():
+    check_usage([(["--priority", v] + CMD, "priority") for v in ("", "rt", "REALTIME", "fifo")]
+                + [(["--priority"], "--priority")])
+
+
 def test_unknown_options_give_usage_error():
     check_usage([(["--bogus"] + CMD, "--bogus"), (["-Z"] + CMD, "-Z"),
                  (["--pid"], "--pid"), (["-p", "1", "stray"], "stray")])

@@ -293,6 +293,7 @@ static void test_options_defaults(void **state)
 	assert_false(c.quiet);
 	assert_false(c.per_thread);
 	assert_false(c.source_line);
+	assert_int_equal(c.priority, FGT_PRIORITY_REALTIME);
 }
 
 static void test_options_short(void **state)
@@ -348,6 +349,12 @@ static void test_options_long(void **state)
 	assert_int_equal(c.stack_bytes, 1 << 20);
 	assert_int_equal(c.state_frames, FGT_STATE_ROOT);
 	assert_int_equal(c.demangle, FGT_DEMANGLE_SHORT);
+	expect_run(&c, "-p", "8", "--priority=high", NULL);
+	assert_int_equal(c.priority, FGT_PRIORITY_HIGH);
+	expect_run(&c, "-p", "8", "--priority", "inherit", NULL);
+	assert_int_equal(c.priority, FGT_PRIORITY_INHERIT);
+	expect_run(&c, "-p", "8", "--priority=realtime", NULL);
+	assert_int_equal(c.priority, FGT_PRIORITY_REALTIME);
 }
 
 static void test_options_outputs_and_formats(void **state)
@@ -488,6 +495,9 @@ static void test_options_bad_values(void **state)
 	const char *styles[] = {"", "x", "SHORT", "yes", "no"};
 	for (size_t i = 0; i < ARRAY_LEN(styles); i++)
 		expect_usage("--demangle", "--demangle", styles[i], "-p", "1", NULL);
+	const char *modes[] = {"", "rt", "REALTIME", "fifo", "high ", "normal"};
+	for (size_t i = 0; i < ARRAY_LEN(modes); i++)
+		expect_usage("--priority", "--priority", modes[i], "-p", "1", NULL);
 	expect_usage("--output", "-o", "", "-p", "1", NULL);
 	expect_usage("--output", "--output=", "-p", "1", NULL);
 }
@@ -549,7 +559,8 @@ static void test_options_usage_errors(void **state)
 				   "--format",
 				   "--state-frames",
 				   "--debuginfo-path",
-				   "--demangle"};
+				   "--demangle",
+				   "--priority"};
 	for (size_t i = 0; i < ARRAY_LEN(needs_arg); i++) {
 		char want[64];
 		snprintf(want, sizeof(want), "'%s' needs an argument", needs_arg[i]);
