@@ -23,6 +23,7 @@ FGTRACE = ROOT / "fgtrace"
 FGTRACE_COPY = BUILD / "fgtrace"
 TARGET = BUILD / "target"
 REFSAMPLER = BUILD / "refsampler"
+IPIPROBE = BUILD / "ipiprobe"
 RUNS = BUILD / "runs"
 
 # name, description, target arguments
@@ -64,6 +65,8 @@ class Target:
             raise RuntimeError(f"target did not start: {line!r}")
         self.pid = self.proc.pid
         self.idle_tids = [t for t in self.tids() if self.comm(t) == "idle"]
+        # Registered for bench/ipiprobe's interrupts (membarrier)?
+        self.membarrier = bool(self.snap().get("membarrier"))
 
     def tids(self):
         return [int(t) for t in os.listdir(f"/proc/{self.pid}/task")]
@@ -345,6 +348,38 @@ def run_eustack(target, cfg):
     return w
 
 
+def run_floor(target, hz, cfg):
+    """The interrupt floor: bench/ipiprobe interrupts the busy threads' CPUs at
+    each tick and does nothing else. What that costs the target is a floor for
+    every sampler that stops a running thread."""
+    total = cfg.settle + cfg.window + cfg.tail
+    proc = subprocess.Popen([str(IPIPROBE), "-d", f"{total:.2f}", "-F", str(hz)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"ipiprobe did not start: {line!r} {proc.stderr.read()}")
+        time.sleep(cfg.settle)
+        cpu0, r0 = task_cpu_ns(proc.pid), target.snap()
+        time.sleep(cfg.window)
+        r1, cpu1 = target.snap(), task_cpu_ns(proc.pid)
+        out, err = proc.communicate(timeout=cfg.tail + 60)
+    finally:
+        stop_process(proc)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ipiprobe failed ({proc.returncode}): {err.strip()}")
+    st = json.loads(out.strip().splitlines()[-1])
+    w = window(r0, r1, (cpu1 - cpu0) / 1e9)
+    w.update({
+        "rounds_per_s": st["rounds"] / (st["duration_ns"] / 1e9),
+        "on_time": None,
+        "bytes_per_sample": None,
+        "samples": st["rounds"],
+        "meta": st,
+    })
+    return w
+
+
 def run_baseline(target, cfg):
     r0 = target.snap()
     time.sleep(cfg.window)
@@ -356,12 +391,17 @@ def run_baseline(target, cfg):
 # ---- one target: baselines interleaved with the profilers -------------------
 
 
-def profilers():
+FLOOR_HZ = 999
+
+
+def profilers(target):
     for hz in HZS:
         yield ("fgtrace", hz)
     for hz in HZS:
         yield ("reference", hz)
     yield ("eu-stack", None)
+    if target.membarrier:
+        yield ("interrupt floor", FLOOR_HZ)
 
 
 def wait_quiet(target, what, max_wait=120.0):
@@ -403,12 +443,14 @@ def measure_target(name, args, cfg):
 
     try:
         res["baselines"].append(baseline())
-        for prof, hz in profilers():
+        for prof, hz in profilers(target):
             what = f"[{name}] {prof} {hz or 'max'}"
             if prof == "fgtrace":
                 w = undisturbed(target, what, lambda: run_fgtrace(target, hz, cfg, name))
             elif prof == "reference":
                 w = undisturbed(target, what, lambda: run_refsampler(target, hz, cfg))
+            elif prof == "interrupt floor":
+                w = undisturbed(target, what, lambda: run_floor(target, hz, cfg))
             else:
                 w = undisturbed(target, what, lambda: run_eustack(target, cfg))
             res["baselines"].append(baseline())
@@ -565,6 +607,9 @@ def print_table(results, cfg):
                      f"{m['frames'] / s:.1f} frames each, missed ticks {m['missed']} of "
                      f"{m['rounds'] + m['missed']}, longest round "
                      f"{m['round_max_ns'] / 1e6:.1f} ms")
+            elif prof == "interrupt floor":
+                d = (f"{m['rounds']} membarrier calls (one interrupt of each CPU "
+                     f"running a busy thread), missed ticks {m['missed']}")
             else:
                 d = (f"{m['runs']} runs, {m['wall_mean_ms']:.0f} ms each "
                      f"(max {m['wall_max_ms']:.0f} ms), {w['samples']} thread stacks")
@@ -583,10 +628,12 @@ def print_ratios(results):
     print("Ratios (reference / fgtrace, eu-stack / fgtrace; higher favours fgtrace)")
     print()
     print("| target | Hz | throughput loss ref/fg | stall/sample ref/fg "
-          "| stall/sample eu/fg | CPU ref/fg | CPU/sample eu/fg | idle wakeups fg/ref |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| stall/sample eu/fg | CPU ref/fg | CPU/sample eu/fg | idle wakeups fg/ref "
+          "| stall/sample eu/floor |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, _, _ in TARGETS:
         eu = find(results, name, "eu-stack", None)
+        floor = find(results, name, "interrupt floor", FLOOR_HZ)
         for hz in HZS:
             fg, ref = find(results, name, "fgtrace", hz), find(results, name,
                                                                 "reference", hz)
@@ -598,10 +645,20 @@ def print_ratios(results):
                   f"| {ratio_str(ref['stall_per_sample_us'], fgs, fgs_floored(fg))} "
                   f"| {ratio_str(eu['stall_per_sample_us'], fgs, fgs_floored(fg))} "
                   f"| {ref['cpu'] / max(1e-6, fg['cpu']):.1f}× "
-                  f"| {cpu_per_round(eu) / max(1e-12, cpu_per_round(fg)):.0f}× | {wake} |")
+                  f"| {cpu_per_round(eu) / max(1e-12, cpu_per_round(fg)):.0f}× | {wake} "
+                  f"| {floor_ratio(eu, floor) if hz == FLOOR_HZ else ''} |")
 
 
 STALL_FLOOR_US = 0.1
+
+
+def floor_ratio(eu, floor):
+    """eu-stack's stall per sample over the interrupt floor's: the best ratio
+    that any sampler which stops a running thread could reach here."""
+    if floor is None:
+        return "–"
+    f = max(floor["stall_per_sample_us"], floor["stall_noise_us"], STALL_FLOOR_US)
+    return ratio_str(eu["stall_per_sample_us"], f, False)
 
 
 def cpu_per_round(w):
@@ -670,10 +727,16 @@ def goals(results, rss):
         eu = find(results, name, "eu-stack", None)
         worst = max((find(results, name, "fgtrace", hz) for hz in HZS), key=fg_stall)
         r = eu["stall_per_sample_us"] / fg_stall(worst)
+        floor = find(results, name, "interrupt floor", FLOOR_HZ)
+        why = ""
+        if floor is not None:
+            why = (f"; a bare interrupt of the thread's CPU costs it "
+                   f"{floor['stall_per_sample_us']:.1f} ± {floor['stall_noise_us']:.1f} us "
+                   f"here (eu-stack / that: {floor_ratio(eu, floor)})")
         check(r >= 100, f"per-sample stall ≥ 100× below eu-stack ({name})",
               f"eu-stack {eu['stall_per_sample_us']:.0f} us, fgtrace "
               f"{'≤ ' if fgs_floored(worst) else ''}{fg_stall(worst):.1f} us "
-              f"(worse of 99/999 Hz): {'≥ ' if fgs_floored(worst) else ''}{r:.0f}×")
+              f"(worse of 99/999 Hz): {'≥ ' if fgs_floored(worst) else ''}{r:.0f}×{why}")
     print()
     print("Goals")
     print()
@@ -720,7 +783,7 @@ def main():
     cfg.settle = 0.3 if cfg.quick else 0.5
     cfg.tail = 0.7
     cfg.rss_at = (10, 60)
-    for exe in (FGTRACE, TARGET, REFSAMPLER):
+    for exe in (FGTRACE, TARGET, REFSAMPLER, IPIPROBE):
         if not os.access(exe, os.X_OK):
             sys.exit(f"bench: {exe.relative_to(ROOT)} missing: run `make build` and "
                      "`make -C bench` first")
