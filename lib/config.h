@@ -21,7 +21,7 @@
 enum fgt_format { FGT_FORMAT_TRACE, FGT_FORMAT_PPROF, FGT_FORMAT_FOLDED };
 enum fgt_state_frames { FGT_STATE_ROOT, FGT_STATE_LEAF, FGT_STATE_NONE };
 enum fgt_demangle { FGT_DEMANGLE_SHORT, FGT_DEMANGLE_FULL, FGT_DEMANGLE_NONE };
-/* The tracer thread's scheduling: see lib/priority.h. */
+/* How fgtrace's threads are scheduled: see lib/priority.h. */
 enum fgt_priority { FGT_PRIORITY_REALTIME, FGT_PRIORITY_HIGH, FGT_PRIORITY_INHERIT };
 
 struct fgt_output_spec {
@@ -42,7 +42,7 @@ struct fgt_config {
 	const char *debuginfo_path; /* extra debug directories, ':'-separated */
 	enum fgt_demangle demangle;
 	bool source_line;    /* sampled source line in frame args */
-	enum fgt_priority priority; /* the tracer thread's */
+	enum fgt_priority priority; /* the tracer's and the worker's */
 	const char *cmdline; /* fgtrace's own command line, for the metadata */
 	bool quiet;	     /* no progress line, no summary (cmd/ only) */
 };

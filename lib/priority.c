@@ -1,4 +1,4 @@
-/* fgtrace — the tracer thread's scheduling. */
+/* fgtrace — the scheduling of the tracer and worker threads. */
 #include "priority.h"
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #define HIGH_NICE	 (-10)
+#define WORKER_NICE	 (-5)
 #define SLICE_NS	 100000ull /* the shortest fair slice Linux allows */
 #define RT_PRIORITY	 1	   /* the lowest: the target's own stay above */
 #define BUDGET_WINDOW_NS 100000000ull
@@ -28,9 +29,9 @@ struct attr {
 	uint64_t sched_period;
 };
 
-#define POLICY_OTHER	0
-#define POLICY_FIFO	1
-#define POLICY_RR	2
+#define POLICY_OTHER	   0
+#define POLICY_FIFO	   1
+#define POLICY_RR	   2
 #define FLAG_RESET_ON_FORK 0x01
 
 static struct {
@@ -38,7 +39,7 @@ static struct {
 	bool raised;
 	struct attr before; /* the thread's scheduling before fgt_prio_raise */
 	struct fgt_prio_info info;
-	bool net;	    /* the SIGXCPU handler and the limit are ours */
+	bool net; /* the SIGXCPU handler and the limit are ours */
 	struct sigaction old_action;
 	struct rlimit old_limit;
 	sigset_t old_mask;
@@ -147,7 +148,8 @@ void fgt_prio_raise(enum fgt_priority want, uint64_t now_ns)
 	if (!g.raised)
 		return;
 	g.info.nice = g.before.sched_nice;
-	g.info.slice_ns = g.before.sched_policy == POLICY_OTHER ? g.before.sched_runtime : 0;
+	g.info.slice_ns =
+	    g.before.sched_policy == POLICY_OTHER ? g.before.sched_runtime : 0;
 	if (g.before.sched_policy != POLICY_OTHER) {
 		/* Run under chrt, say: the user's choice stands. */
 		g.info.realtime = g.before.sched_policy == POLICY_FIFO ||
@@ -184,6 +186,23 @@ void fgt_prio_raise(enum fgt_priority want, uint64_t now_ns)
 	g.realtime = 1;
 	g.window_start_ns = now_ns;
 	g.window_cpu_ns = thread_cpu_ns();
+}
+
+int fgt_prio_worker(enum fgt_priority want)
+{
+	struct attr a;
+	pid_t tid = gettid();
+	if (get_attr(tid, &a) < 0)
+		return 0;
+	if (want != FGT_PRIORITY_INHERIT && a.sched_policy == POLICY_OTHER &&
+	    a.sched_nice > WORKER_NICE) {
+		struct attr b = a;
+		b.sched_flags &= FLAG_RESET_ON_FORK;
+		b.sched_nice = WORKER_NICE;
+		if (set_attr(tid, &b) == 0)
+			return WORKER_NICE;
+	}
+	return a.sched_nice;
 }
 
 void fgt_prio_check(uint64_t now_ns)

@@ -1,4 +1,4 @@
-/* fgtrace — the tracer thread's scheduling.
+/* fgtrace — the tracer thread's scheduling, and the worker's.
  *
  * A stopped target thread waits for the tracer, so the tracer must get a CPU
  * at once when a tick or a stop wakes it, and keep it while it resumes
@@ -33,8 +33,8 @@ enum fgt_demotion {
 
 /* What the tracer thread got, for the metadata. */
 struct fgt_prio_info {
-	bool realtime;	  /* SCHED_FIFO when the capture started */
-	int nice;	  /* its nice value on the fair scheduler */
+	bool realtime;	   /* SCHED_FIFO when the capture started */
+	int nice;	   /* its nice value on the fair scheduler */
 	uint64_t slice_ns; /* its fair slice, 0 when the kernel does not say */
 	enum fgt_demotion demoted;
 };
@@ -49,6 +49,14 @@ struct fgt_prio_info {
  * A thread that is not SCHED_OTHER (fgtrace run under chrt, say) keeps its
  * policy. now_ns (CLOCK_MONOTONIC) starts the first budget window. */
 void fgt_prio_raise(enum fgt_priority want, uint64_t now_ns);
+
+/* The worker thread's scheduling, from the worker thread: nice -5 on the
+ * fair scheduler where allowed, unless want is FGT_PRIORITY_INHERIT or the
+ * thread is not SCHED_OTHER or already runs at a lower nice value. It must
+ * keep up with the samples when the target's threads take every CPU, or
+ * samples are dropped; it never takes more than the samples need, since it
+ * sleeps when the queue is empty. Returns its nice value. */
+int fgt_prio_worker(enum fgt_priority want);
 
 /* Checks the CPU budget once a window has passed; leaves real-time priority
  * when it was exceeded. Cheap between windows: call it on every wake-up. */

@@ -37,6 +37,7 @@ struct fgt_worker_stats {
 	uint64_t symbol_hits;	 /* pc lookups served from the cache */
 	uint64_t symbol_ns;	 /* time spent naming cache misses */
 	uint64_t bytes;		 /* bytes that reached the outputs */
+	int worker_nice;	 /* the worker thread's nice value */
 };
 
 struct fgt_worker;

@@ -1,8 +1,10 @@
-"""The tracer thread's scheduling (--priority). By default it runs at the
-lowest real-time priority where allowed, so that a thread it resumes cannot
-take its CPU; a tracer that needs more than half a CPU, or runs 100 ms without
-sleeping, goes back to the fair scheduler. The target's threads are never
-touched. Run as root: without the privilege these tests skip."""
+"""fgtrace's own scheduling (--priority). By default the tracer thread runs at
+the lowest real-time priority where allowed, so that a thread it resumes
+cannot take its CPU; a tracer that needs more than half a CPU, or runs 100 ms
+without sleeping, goes back to the fair scheduler. The worker thread runs at
+nice -5, so that it keeps up when the target's threads take every CPU. The
+target's threads are never touched. Run as root: without the privilege these
+tests skip."""
 import os
 
 from lib import (Skip, assert_running_untraced, fgtrace_meta, load_trace, run_fgtrace,
@@ -24,7 +26,8 @@ def policy(tid):
 def capture(target_pid, *args):
     """Runs a 1 s capture at 199 Hz while checking, from outside, how the
     tracer thread (fgtrace's main thread) is scheduled once it ticks.
-    Returns (metadata, stderr, the policy and nice value seen)."""
+    Returns (metadata, stderr, the policy and nice value seen, and the nice
+    values of fgtrace's other threads)."""
     d = tmpdir()
     p = start_fgtrace(["-F", "199", "-d", "1s", "-p", target_pid, "-o", d / "t.json",
                        *args])
@@ -34,9 +37,22 @@ def capture(target_pid, *args):
              what="fgtrace's timer to run")
     seen = (policy(p.pid), os.getpriority(os.PRIO_PROCESS, p.pid)) if p.poll() is None \
         else (None, None)
+    others = others_nice(p.pid)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 0, f"fgtrace exited {p.returncode}: {err}"
-    return fgtrace_meta(load_trace(d / "t.json")), err, seen
+    return fgtrace_meta(load_trace(d / "t.json")), err, seen, others
+
+
+def others_nice(pid):
+    """The nice values of pid's threads other than its main thread."""
+    nices = set()
+    for tid in thread_ids(pid):
+        if tid != pid:
+            try:
+                nices.add(os.getpriority(os.PRIO_PROCESS, tid))
+            except ProcessLookupError:
+                pass
+    return nices
 
 
 def timer_armed(pid):
@@ -66,9 +82,11 @@ def test_tracer_runs_realtime_by_default():
     spin = start_target("spinner", ["4"])
     try:
         before = target_policies(spin.pid)
-        meta, err, (pol, _) = capture(spin.pid)
+        meta, err, (pol, _), others = capture(spin.pid)
         assert pol == os.SCHED_FIFO, f"tracer thread policy {pol} while ticking: " \
                                      f"expected SCHED_FIFO ({os.SCHED_FIFO})"
+        assert others == {-5}, f"worker thread nice {others}: expected -5"
+        assert meta["worker_nice"] == -5
         assert meta["tracer_priority"] == "realtime"
         assert meta["tracer_realtime"] is True
         assert meta["tracer_demoted"] is None, f"demoted: {meta['tracer_demoted']}"
@@ -83,8 +101,10 @@ def test_high_is_fair_at_nice_minus_10():
     need_privilege()
     spin = start_target("spinner", ["2"])
     try:
-        meta, _, (pol, nice) = capture(spin.pid, "--priority=high")
+        meta, _, (pol, nice), others = capture(spin.pid, "--priority=high")
         assert (pol, nice) == (os.SCHED_OTHER, -10), f"tracer policy {pol}, nice {nice}"
+        assert others == {-5}, f"worker thread nice {others}: expected -5"
+        assert meta["worker_nice"] == -5
         assert meta["tracer_priority"] == "high"
         assert meta["tracer_realtime"] is False
         assert meta["tracer_nice"] == -10
@@ -98,10 +118,12 @@ def test_inherit_keeps_fgtraces_own_scheduling():
     spin = start_target("spinner", ["2"])
     try:
         own = os.getpriority(os.PRIO_PROCESS, 0)
-        meta, _, (pol, nice) = capture(spin.pid, "--priority=inherit")
+        meta, _, (pol, nice), others = capture(spin.pid, "--priority=inherit")
         assert (pol, nice) == (os.SCHED_OTHER, own), f"tracer policy {pol}, nice {nice}"
+        assert others == {own}, f"worker thread nice {others}: expected {own}"
         assert meta["tracer_realtime"] is False
         assert meta["tracer_nice"] == own
+        assert meta["worker_nice"] == own
     finally:
         stop_target(spin)
 

@@ -1,5 +1,6 @@
-/* The tracer thread's scheduling: real-time priority where allowed, and the
- * two limits that hand it back to the fair scheduler. These tests need the
+/* fgtrace's scheduling: the tracer thread at real-time priority where
+ * allowed, the two limits that hand it back to the fair scheduler, and the
+ * worker thread at nice -5. These tests need the
  * privilege to raise priority (root or CAP_SYS_NICE) and skip without it. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -206,6 +208,55 @@ static void test_under_budget_stays(void **state)
 	fgt_prio_lower();
 }
 
+struct worker_run {
+	enum fgt_priority want;
+	int got;	/* fgt_prio_worker's answer */
+	int nice;	/* what the thread then has */
+	int other_nice; /* the caller's, unchanged */
+};
+
+static void *worker_thread(void *arg)
+{
+	struct worker_run *r = arg;
+	r->got = fgt_prio_worker(r->want);
+	r->nice = getpriority(PRIO_PROCESS, (id_t)gettid());
+	return NULL;
+}
+
+/* Runs fgt_prio_worker on a thread of its own: the nice value is per thread. */
+static void run_worker(struct worker_run *r)
+{
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, worker_thread, r), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	r->other_nice = nice_now();
+}
+
+static void test_worker_at_nice_minus_5(void **state)
+{
+	(void)state;
+	if (!may_raise())
+		skip();
+	int own = nice_now();
+	for (int want = FGT_PRIORITY_REALTIME; want <= FGT_PRIORITY_HIGH; want++) {
+		struct worker_run r = {.want = (enum fgt_priority)want};
+		run_worker(&r);
+		assert_int_equal(r.got, -5);
+		assert_int_equal(r.nice, -5);
+		assert_int_equal(r.other_nice, own);
+	}
+}
+
+static void test_worker_inherit_changes_nothing(void **state)
+{
+	(void)state;
+	int own = nice_now();
+	struct worker_run r = {.want = FGT_PRIORITY_INHERIT};
+	run_worker(&r);
+	assert_int_equal(r.got, own);
+	assert_int_equal(r.nice, own);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +267,8 @@ int main(void)
 	    cmocka_unit_test(test_running_without_sleep_leaves_realtime),
 	    cmocka_unit_test(test_over_budget_leaves_realtime),
 	    cmocka_unit_test(test_under_budget_stays),
+	    cmocka_unit_test(test_worker_at_nice_minus_5),
+	    cmocka_unit_test(test_worker_inherit_changes_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
