@@ -193,7 +193,7 @@ int fgt_prio_worker(enum fgt_priority want)
 	struct attr a;
 	pid_t tid = gettid();
 	if (get_attr(tid, &a) < 0)
-		return 0;
+		return getpriority(PRIO_PROCESS, (id_t)tid); /* left as it is */
 	if (want != FGT_PRIORITY_INHERIT && a.sched_policy == POLICY_OTHER &&
 	    a.sched_nice > WORKER_NICE) {
 		struct attr b = a;
