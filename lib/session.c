@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,10 @@ static int check_untraced(pid_t pid, char *err, size_t errlen)
 			continue;
 		char comm[64] = "?";
 		char which[64] = "";
+		/* TracerPid names the tracing thread: name its process. */
+		struct fgt_proc_status tracer;
+		if (fgt_procfs_read_status(st.tracer_pid, 0, &tracer) == 0)
+			st.tracer_pid = tracer.tgid;
 		fgt_procfs_read_comm(st.tracer_pid, 0, comm, sizeof(comm));
 		if (tids[i] != pid)
 			snprintf(which, sizeof(which), " (its thread %d)", tids[i]);
@@ -652,6 +657,47 @@ static void describe_loop_error(struct fgt_session *s, int rc, char *err, size_t
 	snprintf(err, errlen, "tracing %d failed: %s", s->pid, strerror(-rc));
 }
 
+/* What the tracer thread was given, and what it found. */
+struct tracer_run {
+	struct fgt_session *s;
+	fgt_progress_fn progress;
+	void *ctx;
+	char *err;
+	size_t errlen;
+	int rc;
+	bool not_started;
+	uint64_t end_ns;
+};
+
+/* The tracer: the one thread that attaches, samples and detaches. Its exit
+ * detaches, without a stop, the threads that fgt_tracee_detach leaves
+ * running: so it ends as soon as the detach is done, and leaves the outputs
+ * to the caller's thread. */
+static void *tracer_main(void *arg)
+{
+	struct tracer_run *r = arg;
+	struct fgt_session *s = r->s;
+	int rc = start_target(s, r->err, r->errlen);
+	r->not_started = rc < 0;
+	if (rc == 0 && (rc = create_timer(s)) < 0)
+		snprintf(r->err, r->errlen, "timerfd: %s", strerror(-rc));
+	if (rc == 0) {
+		/* After the fork of a command: it must not inherit any of it. */
+		fgt_prio_raise(s->cfg.priority, now_ns());
+		rc = run_loop(s, r->progress, r->ctx);
+		if (rc < 0)
+			describe_loop_error(s, rc, r->err, r->errlen);
+	}
+	r->end_ns = now_ns();
+	/* Every way out detaches every thread. */
+	if (fgt_tracee_alive(s->tracee))
+		fgt_tracee_detach(s->tracee, DETACH_TIMEOUT_MS);
+	fgt_prio_get(&s->prio);
+	fgt_prio_lower();
+	r->rc = rc;
+	return NULL;
+}
+
 int fgt_session_run(struct fgt_session *s, fgt_progress_fn progress, void *ctx, char *err,
 		    size_t errlen)
 {
@@ -663,23 +709,20 @@ int fgt_session_run(struct fgt_session *s, fgt_progress_fn progress, void *ctx, 
 			 strerror(-rc));
 		return rc;
 	}
-	rc = start_target(s, err, errlen);
-	bool not_started = rc < 0;
-	if (rc == 0 && (rc = create_timer(s)) < 0)
-		snprintf(err, errlen, "timerfd: %s", strerror(-rc));
+	struct tracer_run run = {.s = s, .progress = progress, .ctx = ctx, .err = err,
+				 .errlen = errlen};
+	pthread_t tracer;
+	rc = -pthread_create(&tracer, NULL, tracer_main, &run);
 	if (rc == 0) {
-		/* After the fork of a command: it must not inherit any of it. */
-		fgt_prio_raise(s->cfg.priority, now_ns());
-		rc = run_loop(s, progress, ctx);
-		if (rc < 0)
-			describe_loop_error(s, rc, err, errlen);
+		pthread_join(tracer, NULL);
+		rc = run.rc;
+	} else {
+		snprintf(err, errlen, "cannot start the tracer thread: %s", strerror(-rc));
+		run.not_started = true; /* fgt_session_free ends the command */
+		run.end_ns = now_ns();
 	}
-	uint64_t end = now_ns();
-	/* Every way out detaches every thread. */
-	if (fgt_tracee_alive(s->tracee))
-		fgt_tracee_detach(s->tracee, DETACH_TIMEOUT_MS);
-	fgt_prio_get(&s->prio);
-	fgt_prio_lower();
+	bool not_started = run.not_started;
+	uint64_t end = run.end_ns;
 	s->sum.tracer_demoted = s->prio.demoted;
 	s->sum.duration_ns = end - s->start_ns;
 	fgt_worker_finish(s->worker, s->sum.duration_ns);

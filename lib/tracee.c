@@ -50,6 +50,7 @@ enum thread_state {
 	TH_INTERRUPTING, /* PTRACE_INTERRUPT sent, stop not yet seen */
 	TH_GROUPSTOP,	 /* in a job-control stop, PTRACE_LISTEN */
 	TH_DETACHING,	 /* waiting for a stop to detach at */
+	TH_LEAVING,	 /* left running at the detach: see fgt_tracee_detach */
 };
 
 struct thread {
@@ -227,7 +228,7 @@ static void remove_thread(struct fgt_tracee *t, struct thread *th, int status)
 static bool traced_by_us(pid_t pid, pid_t tid)
 {
 	struct fgt_proc_status st;
-	return fgt_procfs_read_status(pid, tid, &st) == 0 && st.tracer_pid == getpid();
+	return fgt_procfs_read_status(pid, tid, &st) == 0 && st.tracer_pid == gettid();
 }
 
 static int seize_new_threads(struct fgt_tracee *t, size_t *added, char *err,
@@ -989,24 +990,6 @@ static void undo_remake(struct fgt_tracee *t, struct thread *th, int sig)
 		t->stats.restarted--;
 }
 
-/* Looks at a thread about to be stopped to detach it (see can_remake). */
-static void look_before_detach(struct thread *th)
-{
-	struct fgt_proc_syscall sc;
-	uint64_t slices;
-	th->asleep_in_call = !(th->syscall_fd >= 0 &&
-			       fgt_procfs_pread_syscall(th->syscall_fd, &sc) == 0 &&
-			       (sc.running || sc.nr < 0));
-	if (th->schedstat_fd < 0 ||
-	    fgt_procfs_read_timeslices(th->schedstat_fd, &slices) < 0 ||
-	    slices != th->last_slices) {
-		/* It ran since the last tick: a call it sleeps in now began after
-		 * that tick, and making it again adds at most that much. */
-		th->asleep_seen_ns = 0;
-		th->asleep_in_call = false;
-	}
-}
-
 /* A clone() without CLONE_THREAD makes a process, which PTRACE_O_TRACECLONE
  * traces too (its exit signal is not SIGCHLD). Only threads of the target
  * are ours. */
@@ -1023,6 +1006,8 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 	int event = (unsigned)status >> 16;
 	struct fgt_snapshot *s;
 
+	if (th->state == TH_LEAVING)
+		th->state = TH_DETACHING; /* stopped after all: detach it now */
 	if (event == PTRACE_EVENT_CLONE) {
 		unsigned long tid = 0;
 		if (ptrace(PTRACE_GETEVENTMSG, th->tid, 0, &tid) == 0 && tid > 0 &&
@@ -1173,9 +1158,19 @@ bool fgt_tracee_exit_status(const struct fgt_tracee *t, int *status)
 
 /* ---- detaching ----------------------------------------------------------- */
 
+static size_t count_detaching(const struct fgt_tracee *t)
+{
+	size_t n = 0;
+	struct thread *th;
+	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));)
+		n += th->state == TH_DETACHING;
+	return n;
+}
+
 int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms)
 {
 	struct thread *th;
+	int rc = 0;
 	t->n_todo = t->todo_pos = 0;
 	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
 		if (th->snap) {
@@ -1186,10 +1181,14 @@ int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms)
 			th->inflight = false;
 			t->n_inflight--;
 		}
-		/* A running or listening thread must be in a ptrace-stop to detach;
-		 * an interrupted one already has its stop on the way. */
-		if (th->state == TH_RUNNING)
-			look_before_detach(th);
+		/* A running thread is left as it is: a stop could fail its call
+		 * with EINTR or wake it for nothing. An interrupted one has its
+		 * stop on the way; a listening one is detached at a stop, which
+		 * keeps it in its group-stop. */
+		if (th->state == TH_RUNNING) {
+			th->state = TH_LEAVING;
+			continue;
+		}
 		if (th->state != TH_INTERRUPTING &&
 		    ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0 && errno == ESRCH) {
 			fgt_tidmap_del(&t->threads, th->tid);
@@ -1200,7 +1199,7 @@ int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms)
 	}
 	t->stats.threads_live = t->threads.len;
 	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	while (t->threads.len > 0) {
+	while (count_detaching(t) > 0) {
 		int status;
 		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
 		if (tid < 0 && errno == EINTR)
@@ -1212,8 +1211,10 @@ int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms)
 			continue;
 		}
 		uint64_t now = now_ns();
-		if (now > deadline)
-			return -ETIMEDOUT;
+		if (now > deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
 		/* SIGCHLD is blocked for the session's signalfd: wait for it here. */
 		sigset_t chld;
 		sigemptyset(&chld);
@@ -1223,7 +1224,13 @@ int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms)
 				      (long)(left % 1000000000ull)};
 		sigtimedwait(&chld, NULL, &ts);
 	}
-	return 0;
+	/* What is left stays attached until the calling thread exits. */
+	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
+		fgt_tidmap_del(&t->threads, th->tid);
+		free_thread(t, th);
+	}
+	t->stats.threads_live = 0;
+	return rc;
 }
 
 void fgt_tracee_get_stats(const struct fgt_tracee *t, struct fgt_tracee_stats *st)

@@ -104,9 +104,13 @@ bool fgt_tracee_exit_status(const struct fgt_tracee *t, int *status);
 int fgt_tracee_exec_error(struct fgt_tracee *t);
 
 /* Detaches from every thread, passing on pending signals and leaving a
- * job-stopped process stopped. Waits at most timeout_ms for threads to reach
- * a stop; the kernel detaches any that never do when fgtrace exits. Returns 0
- * or -ETIMEDOUT. */
+ * job-stopped process stopped. Threads that are running or asleep are not
+ * stopped (a stop would fail some calls with EINTR): they stay attached until
+ * the calling thread, which must be the one that attached, exits; the kernel
+ * then detaches them where they are (exit_ptrace). So the caller must end
+ * that thread soon after: until then, a signal or clone of theirs waits for
+ * it. Waits at most timeout_ms for interrupted threads to reach a stop; the
+ * kernel detaches those too. Returns 0 or -ETIMEDOUT. */
 int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms);
 
 /* A copy of the counters. */

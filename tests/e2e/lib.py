@@ -175,7 +175,15 @@ def status_field(pid, key, tid=None):
 
 
 def tracer_pid(pid, tid=None):
-    return int(status_field(pid, "TracerPid", tid))
+    """The process tracing the thread, or 0. TracerPid names the tracing
+    thread, which need not be its process's main thread."""
+    tracer = int(status_field(pid, "TracerPid", tid))
+    if tracer:
+        try:
+            return int(status_field(tracer, "Tgid"))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return tracer
 
 
 def run_count(pid, tid):

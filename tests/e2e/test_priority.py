@@ -8,7 +8,8 @@ tests skip."""
 import os
 
 from lib import (Skip, assert_running_untraced, fgtrace_meta, load_trace, run_fgtrace,
-                 start_fgtrace, start_target, stop_target, thread_ids, tmpdir, wait_for)
+                 start_fgtrace, start_target, status_field, stop_target, thread_ids, tmpdir,
+                 wait_for)
 
 
 def need_privilege():
@@ -25,9 +26,10 @@ def policy(tid):
 
 def capture(target_pid, *args):
     """Runs a 1 s capture at 199 Hz while checking, from outside, how the
-    tracer thread (fgtrace's main thread) is scheduled once it ticks.
-    Returns (metadata, stderr, the policy and nice value seen, and the nice
-    values of fgtrace's other threads)."""
+    tracer thread (the one the target's TracerPid names) is scheduled once it
+    ticks. Returns (metadata, stderr, the policy and nice value seen, and the
+    nice values of the worker: fgtrace's threads other than the tracer and
+    the main thread, which only waits)."""
     d = tmpdir()
     p = start_fgtrace(["-F", "199", "-d", "1s", "-p", target_pid, "-o", d / "t.json",
                        *args])
@@ -35,19 +37,22 @@ def capture(target_pid, *args):
     # once its timer runs (its timerfd says so).
     wait_for(lambda: p.poll() is not None or timer_armed(p.pid), timeout=10,
              what="fgtrace's timer to run")
-    seen = (policy(p.pid), os.getpriority(os.PRIO_PROCESS, p.pid)) if p.poll() is None \
+    tracer = int(status_field(target_pid, "TracerPid"))
+    assert tracer in thread_ids(p.pid), f"the target's tracer {tracer} is not fgtrace's"
+    seen = (policy(tracer), os.getpriority(os.PRIO_PROCESS, tracer)) if p.poll() is None \
         else (None, None)
-    others = others_nice(p.pid)
+    others = others_nice(p.pid, tracer)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 0, f"fgtrace exited {p.returncode}: {err}"
     return fgtrace_meta(load_trace(d / "t.json")), err, seen, others
 
 
-def others_nice(pid):
-    """The nice values of pid's threads other than its main thread."""
+def others_nice(pid, tracer):
+    """The nice values of pid's threads other than its main thread and the
+    tracer."""
     nices = set()
     for tid in thread_ids(pid):
-        if tid != pid:
+        if tid not in (pid, tracer):
             try:
                 nices.add(os.getpriority(os.PRIO_PROCESS, tid))
             except ProcessLookupError:

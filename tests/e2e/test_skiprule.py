@@ -112,11 +112,13 @@ def test_running_thread_is_stopped_and_sleeping_one_is_not():
                     f"ticks: the skip rule reused the stack of a running thread"
             else:
                 moved = run_count(idle.pid, reader) - r0
-                # Attach (none), one stop (+2), detach (+2): nothing per tick.
-                # One more when the thread, woken for a stop, was preempted
-                # on its way to it (a loaded machine); another stop adds 2.
+                # Attach (none), one stop (+2), detach (none: a sleeping
+                # thread is left to the kernel's detach at the tracer
+                # thread's exit): nothing per tick. One more when the thread,
+                # woken for its stop, was preempted on its way to it (a
+                # loaded machine); a second stop adds 2.
                 figure(f"a thread asleep for good: run count +{moved} over {hz} ticks")
-                assert moved <= 5, \
+                assert moved <= 3, \
                     f"blk-read, asleep for good, was switched in {moved} times during a " \
                     f"{hz} Hz capture: it was stopped again though it had not run"
     finally:
