@@ -37,8 +37,10 @@ void fgt_state_blocked_name(long nr, char *buf, size_t cap)
 		fgt_state_name(nr, false, buf, cap);
 }
 
-/* The calls that signal(7) lists as failing with EINTR after a stop even with
- * no handler, with their timeout argument. */
+/* The calls that fail with EINTR after a stop even with no handler, with their
+ * timeout argument: those that signal(7) lists, and the asynchronous I/O waits
+ * (io_getevents, io_pgetevents, and io_uring_enter waiting for completions),
+ * which return EINTR whenever a signal or trap is pending. */
 static const struct {
 	const char *name;
 	enum fgt_timeout_arg timeout;
@@ -47,6 +49,8 @@ static const struct {
 	{"epoll_wait", FGT_TIMEOUT_MS, 3},   {"epoll_pwait", FGT_TIMEOUT_MS, 3},
 	{"epoll_pwait2", FGT_TIMEOUT_PTR, 3}, {"semop", FGT_TIMEOUT_NONE, 0},
 	{"semtimedop", FGT_TIMEOUT_PTR, 3},  {"rt_sigtimedwait", FGT_TIMEOUT_PTR, 2},
+	{"io_getevents", FGT_TIMEOUT_PTR, 4}, {"io_pgetevents", FGT_TIMEOUT_PTR, 4},
+	{"io_uring_enter", FGT_TIMEOUT_URING, 4},
 };
 
 static int eintr_call(long nr)

@@ -23,7 +23,8 @@ void fgt_state_blocked_name(long nr, char *buf, size_t cap);
 enum fgt_stop_effect {
 	FGT_STOP_RESTARTS, /* the kernel restarts the call: the stop is unseen */
 	FGT_STOP_EINTR,	   /* the call fails with EINTR (epoll_wait, semop,
-			    * sigtimedwait: signal(7), "stop signals") */
+			    * sigtimedwait: signal(7), "stop signals"; and
+			    * io_getevents, io_uring_enter) */
 };
 
 /* How a stop treats a thread asleep in syscall nr (as fgt_syscall_name). */
@@ -34,6 +35,9 @@ enum fgt_timeout_arg {
 	FGT_TIMEOUT_NONE, /* it has none: restarting it changes nothing */
 	FGT_TIMEOUT_MS,	  /* int milliseconds in argument 4; -1 waits forever */
 	FGT_TIMEOUT_PTR,  /* a struct timespec pointer argument; NULL waits forever */
+	FGT_TIMEOUT_URING, /* io_uring_enter: a timeout only in the extended
+			    * argument (argument 4 when flags has
+			    * IORING_ENTER_EXT_ARG) */
 };
 
 /* The timeout of syscall nr and the index (0-based) of its argument. */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/io_uring.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,10 @@
 #define RESTOP_FIRST_NS 20000000ull
 #define RESTOP_MAX_NS	5120000000ull
 #define COPY_MARGIN (8 * 1024ul)
+/* io_uring_enter flags under which argument 4 may carry a timeout:
+ * IORING_ENTER_EXT_ARG, and IORING_ENTER_EXT_ARG_REG (Linux 6.13), which
+ * older headers lack. */
+#define URING_ENTER_EXT_ARG (IORING_ENTER_EXT_ARG | (1u << 6))
 
 enum thread_state {
 	TH_RUNNING,	 /* resumed */
@@ -927,6 +932,10 @@ static bool can_remake(const struct thread *th, struct user_regs_struct *r)
 		return true;
 	case FGT_TIMEOUT_PTR:
 		return arg >= 0 && *syscall_arg(r, arg) == 0;
+	case FGT_TIMEOUT_URING:
+		/* Without the extended argument, argument 4 is a signal mask. */
+		return !(*syscall_arg(r, 3) & URING_ENTER_EXT_ARG) ||
+		       *syscall_arg(r, arg) == 0;
 	case FGT_TIMEOUT_MS: {
 		int ms = (int)*syscall_arg(r, arg);
 		if (ms < 0)

@@ -4,8 +4,10 @@
  * run on the main thread only, which waits for commands in read(). The other
  * threads block every catchable signal and sit in blocking calls, counting
  * each EINTR they get: read() on a silent pipe, nanosleep, a raw FUTEX_WAIT,
- * epoll_wait (never restarted after a handler) and pthread_cond_wait (counts
- * wake-ups without a signal).
+ * epoll_wait (never restarted after a handler), io_getevents and
+ * io_uring_enter waiting for a completion (both fail with EINTR whenever a
+ * signal or trap is pending), and pthread_cond_wait (counts wake-ups without
+ * a signal).
  *
  * Prints "ready PID" when in place. Commands, one a line on stdin:
  *   report   "report rt=N usr1=N ..." (every counter as key=value)
@@ -17,7 +19,9 @@
  *   q        joins the threads and exits 0
  * The SIGUSR1 handler acknowledges each signal with "usr1 N" on stdout. */
 #include <errno.h>
+#include <linux/aio_abi.h>
 #include <linux/futex.h>
+#include <linux/io_uring.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,8 +37,9 @@
 
 static atomic_long n_rt, n_usr1, n_chld, n_pipe;
 static atomic_long eintr_main, eintr_read, eintr_sleep, eintr_futex, eintr_epoll;
+static atomic_long eintr_aio, eintr_uring;
 static atomic_long spurious_cond, epipe, reaped, lost, bad_status;
-static atomic_long loops_sleep, loops_futex, loops_epoll;
+static atomic_long loops_sleep, loops_futex, loops_epoll, loops_aio, loops_uring;
 static atomic_int stop;
 static atomic_int futex_word;
 static int quiet_pipe[2];
@@ -151,6 +156,48 @@ __attribute__((noinline)) static void *blocked_epoll(void *arg)
 	return NULL;
 }
 
+/* io_getevents on a context with nothing submitted: each call times out. */
+__attribute__((noinline)) static void *blocked_aio(void *arg)
+{
+	(void)arg;
+	aio_context_t ctx = 0;
+	if (syscall(SYS_io_setup, 1, &ctx) < 0)
+		return NULL;
+	while (!atomic_load(&stop)) {
+		struct io_event ev;
+		struct timespec ts = {0, 50 * 1000000L};
+		if (syscall(SYS_io_getevents, ctx, 1, 1, &ev, &ts) < 0 && errno == EINTR)
+			atomic_fetch_add(&eintr_aio, 1);
+		atomic_fetch_add(&loops_aio, 1);
+	}
+	syscall(SYS_io_destroy, ctx);
+	return NULL;
+}
+
+/* io_uring_enter waiting for one completion on an empty ring, with a timeout
+ * in its extended argument: each call fails with ETIME. */
+__attribute__((noinline)) static void *blocked_uring(void *arg)
+{
+	(void)arg;
+	struct io_uring_params params;
+	memset(&params, 0, sizeof(params));
+	int ring = (int)syscall(SYS_io_uring_setup, 1, &params);
+	if (ring < 0)
+		return NULL;
+	while (!atomic_load(&stop)) {
+		struct __kernel_timespec ts = {0, 50 * 1000000L};
+		struct io_uring_getevents_arg ext = {.ts = (unsigned long)&ts};
+		if (syscall(SYS_io_uring_enter, ring, 0, 1,
+			    IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &ext,
+			    sizeof(ext)) < 0 &&
+		    errno == EINTR)
+			atomic_fetch_add(&eintr_uring, 1);
+		atomic_fetch_add(&loops_uring, 1);
+	}
+	close(ring);
+	return NULL;
+}
+
 __attribute__((noinline)) static void *blocked_cond(void *arg)
 {
 	(void)arg;
@@ -166,19 +213,22 @@ __attribute__((noinline)) static void *blocked_cond(void *arg)
 
 static void report(void)
 {
-	char buf[512];
+	char buf[640];
 	snprintf(buf, sizeof(buf),
 		 "report rt=%ld usr1=%ld chld=%ld pipe=%ld epipe=%ld reaped=%ld lost=%ld "
 		 "bad_status=%ld eintr_main=%ld eintr_read=%ld eintr_sleep=%ld "
-		 "eintr_futex=%ld eintr_epoll=%ld spurious_cond=%ld loops_sleep=%ld "
-		 "loops_futex=%ld loops_epoll=%ld\n",
+		 "eintr_futex=%ld eintr_epoll=%ld eintr_aio=%ld eintr_uring=%ld "
+		 "spurious_cond=%ld loops_sleep=%ld loops_futex=%ld loops_epoll=%ld "
+		 "loops_aio=%ld loops_uring=%ld\n",
 		 atomic_load(&n_rt), atomic_load(&n_usr1), atomic_load(&n_chld),
 		 atomic_load(&n_pipe), atomic_load(&epipe), atomic_load(&reaped),
 		 atomic_load(&lost), atomic_load(&bad_status), atomic_load(&eintr_main),
 		 atomic_load(&eintr_read), atomic_load(&eintr_sleep),
 		 atomic_load(&eintr_futex), atomic_load(&eintr_epoll),
+		 atomic_load(&eintr_aio), atomic_load(&eintr_uring),
 		 atomic_load(&spurious_cond), atomic_load(&loops_sleep),
-		 atomic_load(&loops_futex), atomic_load(&loops_epoll));
+		 atomic_load(&loops_futex), atomic_load(&loops_epoll),
+		 atomic_load(&loops_aio), atomic_load(&loops_uring));
 	put(buf);
 }
 
@@ -278,9 +328,11 @@ static void serve(void)
 int main(void)
 {
 	static void *(*const bodies[])(void *) = {
-	    blocked_read, blocked_sleep, blocked_futex, blocked_epoll, blocked_cond};
+	    blocked_read, blocked_sleep, blocked_futex, blocked_epoll,
+	    blocked_aio,  blocked_uring, blocked_cond};
 	static const char *const names[] = {"blk-read", "blk-sleep", "blk-futex",
-					    "blk-epoll", "blk-cond"};
+					    "blk-epoll", "blk-aio",   "blk-uring",
+					    "blk-cond"};
 	enum { N = sizeof(bodies) / sizeof(bodies[0]) };
 	pthread_t threads[N];
 	sigset_t all, old;
