@@ -43,7 +43,7 @@ struct fgt_proc_status {
 	pid_t tgid;
 	pid_t tracer_pid; /* 0 when not traced */
 	uid_t ruid, euid;
-	pid_t ns_pid; /* last NSpid value: the pid as its own namespace sees it */
+	pid_t ns_pid;	     /* last NSpid value: the pid as its own namespace sees it */
 	uint64_t sig_caught; /* SigCgt: bit N-1 set when signal N has a handler */
 };
 
@@ -102,6 +102,11 @@ int fgt_procfs_pread_syscall(int fd, struct fgt_proc_syscall *sc);
  * malloc'd and the caller frees it. Returns 0, -ENOENT/-ESRCH when the
  * process is gone (or has no threads left), -ENOMEM, or -errno. */
 int fgt_procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n);
+
+/* Whether file descriptor fd of process pid is a socket (its /proc/PID/fd
+ * link reads "socket:[INODE]"). Returns 1, 0, or -errno (-ENOENT when it is
+ * not open). */
+int fgt_procfs_fd_is_socket(pid_t pid, long fd);
 
 /* /proc/PID/task/TID/comm (tid 0: /proc/PID/comm) into buf (cap bytes, NUL-
  * terminated, cut to fit), raw bytes without the trailing newline. Returns 0,

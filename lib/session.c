@@ -709,15 +709,16 @@ int fgt_session_run(struct fgt_session *s, fgt_progress_fn progress, void *ctx, 
 			 strerror(-rc));
 		return rc;
 	}
-	struct tracer_run run = {.s = s, .progress = progress, .ctx = ctx, .err = err,
-				 .errlen = errlen};
+	struct tracer_run run = {
+	    .s = s, .progress = progress, .ctx = ctx, .err = err, .errlen = errlen};
 	pthread_t tracer;
 	rc = -pthread_create(&tracer, NULL, tracer_main, &run);
 	if (rc == 0) {
 		pthread_join(tracer, NULL);
 		rc = run.rc;
 	} else {
-		snprintf(err, errlen, "cannot start the tracer thread: %s", strerror(-rc));
+		snprintf(err, errlen, "cannot start the tracer thread: %s",
+			 strerror(-rc));
 		run.not_started = true; /* fgt_session_free ends the command */
 		run.end_ns = now_ns();
 	}

@@ -46,12 +46,31 @@ static const struct {
 	enum fgt_timeout_arg timeout;
 	int arg;
 } eintr_calls[] = {
-	{"epoll_wait", FGT_TIMEOUT_MS, 3},   {"epoll_pwait", FGT_TIMEOUT_MS, 3},
-	{"epoll_pwait2", FGT_TIMEOUT_PTR, 3}, {"semop", FGT_TIMEOUT_NONE, 0},
-	{"semtimedop", FGT_TIMEOUT_PTR, 3},  {"rt_sigtimedwait", FGT_TIMEOUT_PTR, 2},
-	{"io_getevents", FGT_TIMEOUT_PTR, 4}, {"io_pgetevents", FGT_TIMEOUT_PTR, 4},
-	{"io_uring_enter", FGT_TIMEOUT_URING, 4},
+    {"epoll_wait", FGT_TIMEOUT_MS, 3},	      {"epoll_pwait", FGT_TIMEOUT_MS, 3},
+    {"epoll_pwait2", FGT_TIMEOUT_PTR, 3},     {"semop", FGT_TIMEOUT_NONE, 0},
+    {"semtimedop", FGT_TIMEOUT_PTR, 3},	      {"rt_sigtimedwait", FGT_TIMEOUT_PTR, 2},
+    {"io_getevents", FGT_TIMEOUT_PTR, 4},     {"io_pgetevents", FGT_TIMEOUT_PTR, 4},
+    {"io_uring_enter", FGT_TIMEOUT_URING, 4},
 };
+
+/* The calls that fail with EINTR after a stop only on a socket with a
+ * timeout (signal(7)); argument 0 is the file descriptor. read and write, on
+ * a socket, fail so too. */
+static const char *const socket_calls[] = {
+    "read",    "readv", "recvfrom", "recvmsg", "recvmmsg", "accept",   "accept4",
+    "connect", "write", "writev",   "sendto",  "sendmsg",  "sendmmsg",
+};
+
+static bool socket_call(long nr)
+{
+	const char *name = fgt_syscall_name(nr);
+	if (!name)
+		return false;
+	for (size_t i = 0; i < sizeof(socket_calls) / sizeof(socket_calls[0]); i++)
+		if (strcmp(name, socket_calls[i]) == 0)
+			return true;
+	return false;
+}
 
 static int eintr_call(long nr)
 {
@@ -66,12 +85,18 @@ static int eintr_call(long nr)
 
 enum fgt_stop_effect fgt_syscall_stop_effect(long nr)
 {
-	return eintr_call(nr) >= 0 ? FGT_STOP_EINTR : FGT_STOP_RESTARTS;
+	if (eintr_call(nr) >= 0)
+		return FGT_STOP_EINTR;
+	return socket_call(nr) ? FGT_STOP_SOCKET : FGT_STOP_RESTARTS;
 }
 
 enum fgt_timeout_arg fgt_syscall_timeout(long nr, int *arg)
 {
 	int i = eintr_call(nr);
+	if (i < 0 && socket_call(nr)) {
+		*arg = 0;
+		return FGT_TIMEOUT_SOCKET;
+	}
 	if (i < 0) {
 		*arg = -1; /* unknown: assume a timeout that cannot be found */
 		return FGT_TIMEOUT_PTR;

@@ -25,6 +25,11 @@ enum fgt_stop_effect {
 	FGT_STOP_EINTR,	   /* the call fails with EINTR (epoll_wait, semop,
 			    * sigtimedwait: signal(7), "stop signals"; and
 			    * io_getevents, io_uring_enter) */
+	FGT_STOP_SOCKET,   /* it does on a socket with a timeout (SO_RCVTIMEO,
+			    * SO_SNDTIMEO), which /proc does not show: read,
+			    * recv, accept, connect, write, send and the like.
+			    * A call that fails so has done nothing, and making
+			    * it again restarts the socket's timeout. */
 };
 
 /* How a stop treats a thread asleep in syscall nr (as fgt_syscall_name). */
@@ -32,15 +37,17 @@ enum fgt_stop_effect fgt_syscall_stop_effect(long nr);
 
 /* Where syscall nr, once it fails with EINTR, keeps its timeout. */
 enum fgt_timeout_arg {
-	FGT_TIMEOUT_NONE, /* it has none: restarting it changes nothing */
-	FGT_TIMEOUT_MS,	  /* int milliseconds in argument 4; -1 waits forever */
-	FGT_TIMEOUT_PTR,  /* a struct timespec pointer argument; NULL waits forever */
-	FGT_TIMEOUT_URING, /* io_uring_enter: a timeout only in the extended
-			    * argument (argument 4 when flags has
-			    * IORING_ENTER_EXT_ARG) */
+	FGT_TIMEOUT_NONE,   /* it has none: restarting it changes nothing */
+	FGT_TIMEOUT_MS,	    /* int milliseconds in argument 4; -1 waits forever */
+	FGT_TIMEOUT_PTR,    /* a struct timespec pointer argument; NULL waits forever */
+	FGT_TIMEOUT_URING,  /* io_uring_enter: a timeout only in the extended
+			     * argument (argument 4 when flags has
+			     * IORING_ENTER_EXT_ARG) */
+	FGT_TIMEOUT_SOCKET, /* the socket's, in full again at each call */
 };
 
-/* The timeout of syscall nr and the index (0-based) of its argument. */
+/* The timeout of syscall nr and the index (0-based) of its argument (for
+ * FGT_TIMEOUT_SOCKET: of its file descriptor). */
 enum fgt_timeout_arg fgt_syscall_timeout(long nr, int *arg);
 
 #endif

@@ -70,6 +70,9 @@ struct thread {
 	bool stopped_blocked;	   /* ... and it interrupted a blocking syscall */
 	bool trusted;		   /* the last decision found it asleep and unmoved */
 	bool asleep_in_call;	   /* asleep in a syscall when we last looked */
+	bool decided;		   /* last_slices holds a reading */
+	bool ran;		   /* the count moved since the decision before */
+	long timeo_fd;		   /* a socket whose call failed with EINTR, or -1 */
 	uint64_t asleep_seen_ns;   /* when first seen asleep in its current call */
 	uint64_t restopped_ns;	   /* last stop to retry a stack cut short */
 	uint64_t restop_gap_ns;	   /* ... and the wait before the next one */
@@ -192,6 +195,7 @@ static struct thread *add_thread(struct fgt_tracee *t, pid_t tid, enum thread_st
 		return NULL;
 	th->tid = tid;
 	th->state = st;
+	th->timeo_fd = -1;
 	th->schedstat_fd = fgt_procfs_open_schedstat(t->pid, tid);
 	th->syscall_fd = fgt_procfs_open_syscall(t->pid, tid);
 	if (fgt_tidmap_put(&t->threads, tid, th) < 0) {
@@ -629,11 +633,16 @@ static bool is_asleep(const struct fgt_tracee *t, const struct thread *th)
 static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
 {
 	uint64_t slices;
+	th->ran = false;
 	if (th->schedstat_fd < 0 ||
 	    fgt_procfs_read_timeslices(th->schedstat_fd, &slices) < 0) {
 		th->trusted = false;
 		return false;
 	}
+	/* Switched in since the previous decision: a call it sleeps in now
+	 * began, or was made again by us, since then. */
+	th->ran = th->decided && slices != th->last_slices;
+	th->decided = true;
 	bool same;
 	if (th->stopped_last)
 		same = th->stop_slices_ok &&
@@ -739,8 +748,23 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 		th->asleep_in_call = false; /* any call it makes begins after now */
 		return false;
 	}
-	if (fgt_syscall_stop_effect(sc.nr) != FGT_STOP_EINTR)
+	switch (fgt_syscall_stop_effect(sc.nr)) {
+	case FGT_STOP_RESTARTS:
 		return false;
+	case FGT_STOP_SOCKET:
+		/* EINTR only under a socket timeout, which /proc does not show.
+		 * A call begun since the previous decision can be made again
+		 * at the stop (can_remake), which also learns of the timeout;
+		 * a socket known to have one, or a call of unknown age, is
+		 * sampled as below. */
+		if (th->ran && (long)sc.args[0] != th->timeo_fd)
+			return false;
+		if (fgt_procfs_fd_is_socket(t->pid, (long)sc.args[0]) != 1)
+			return false;
+		break;
+	case FGT_STOP_EINTR:
+		break;
+	}
 	struct fgt_snapshot *s = th->snap;
 	memset(&s->regs, 0, sizeof(s->regs));
 	s->regs.orig_rax = (unsigned long)sc.nr;
@@ -936,6 +960,10 @@ static bool can_remake(const struct thread *th, struct user_regs_struct *r)
 		/* Without the extended argument, argument 4 is a signal mask. */
 		return !(*syscall_arg(r, 3) & URING_ENTER_EXT_ARG) ||
 		       *syscall_arg(r, arg) == 0;
+	case FGT_TIMEOUT_SOCKET:
+		/* Its timeout starts again in full: only for a call begun since
+		 * the previous decision, about a sampling period ago. */
+		return th->ran;
 	case FGT_TIMEOUT_MS: {
 		int ms = (int)*syscall_arg(r, arg);
 		if (ms < 0)
@@ -961,9 +989,13 @@ static void remake_call(struct fgt_tracee *t, struct thread *th,
 	th->rewound = false;
 	/* Only the calls known to fail so: another call's EINTR has another
 	 * cause, and making it again could repeat its effects (close()). */
+	enum fgt_stop_effect effect;
 	if ((long)at_stop->orig_rax < 0 || (long)at_stop->rax != -EINTR ||
-	    fgt_syscall_stop_effect((long)at_stop->orig_rax) != FGT_STOP_EINTR)
+	    (effect = fgt_syscall_stop_effect((long)at_stop->orig_rax)) ==
+		FGT_STOP_RESTARTS)
 		return;
+	if (effect == FGT_STOP_SOCKET)
+		th->timeo_fd = (long)at_stop->rdi; /* its socket has a timeout */
 	struct user_regs_struct r = *at_stop;
 	if (!can_remake(th, &r)) {
 		t->stats.eintr++;

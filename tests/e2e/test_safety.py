@@ -309,11 +309,12 @@ def eintr_capture(p):
     assert run_count(p.pid, reader) >= runs + 2, \
         "the thread blocked in read() was never stopped by the capture"
     assert r["rt"] == 50, f"{r['rt']} of 50 SIGRTMIN+1 handled"
-    for k in ("loops_sleep", "loops_futex", "loops_epoll", "loops_aio", "loops_uring"):
+    for k in ("loops_sleep", "loops_futex", "loops_epoll", "loops_aio", "loops_uring",
+              "loops_sock"):
         assert r[k] > before[k], f"{k} did not move: {before[k]} -> {r[k]}"
     events = checked_trace(out)
     blk = [n for n in thread_names(events).values() if n.startswith("blk-")]
-    assert len(blk) == 7, f"blocked threads in the trace: {blk}"
+    assert len(blk) == 8, f"blocked threads in the trace: {blk}"
     assert_free(p.pid, "after the capture")
     assert stop_target(p) == 0
     return r
@@ -351,6 +352,18 @@ def test_no_eintr_in_async_io_waits_at_999hz():
         f"asynchronous I/O waits returned EINTR under a {HZ} Hz capture, with no "
         f"signal sent to those threads: {seen} in {r['loops_aio']} io_getevents "
         f"and {r['loops_uring']} io_uring_enter calls")
+
+
+def test_no_eintr_on_a_socket_with_a_timeout_at_999hz():
+    # recv and read on a socket with SO_RCVTIMEO fail with EINTR after a stop
+    # (signal(7)), and nothing in /proc shows the timeout. fgtrace makes a
+    # call begun since the thread's previous sample again, and from then on
+    # samples the thread without a stop when it sleeps on that socket.
+    r = eintr_capture(start_target("sigcount"))
+    assert r["eintr_sock"] == 0, (
+        f"recv/read on a socket with a receive timeout returned EINTR "
+        f"{r['eintr_sock']} times in {r['loops_sock']} calls under a {HZ} Hz capture, "
+        f"with no signal sent to that thread")
 
 
 # ---- job control ---------------------------------------------------------------

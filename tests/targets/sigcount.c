@@ -6,8 +6,9 @@
  * each EINTR they get: read() on a silent pipe, nanosleep, a raw FUTEX_WAIT,
  * epoll_wait (never restarted after a handler), io_getevents and
  * io_uring_enter waiting for a completion (both fail with EINTR whenever a
- * signal or trap is pending), and pthread_cond_wait (counts wake-ups without
- * a signal).
+ * signal or trap is pending), recv and read on a socket with a receive
+ * timeout (SO_RCVTIMEO: they fail with EINTR after a stop) and
+ * pthread_cond_wait (counts wake-ups without a signal).
  *
  * Prints "ready PID" when in place. Commands, one a line on stdin:
  *   report   "report rt=N usr1=N ..." (every counter as key=value)
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,9 +39,10 @@
 
 static atomic_long n_rt, n_usr1, n_chld, n_pipe;
 static atomic_long eintr_main, eintr_read, eintr_sleep, eintr_futex, eintr_epoll;
-static atomic_long eintr_aio, eintr_uring;
+static atomic_long eintr_aio, eintr_uring, eintr_sock;
 static atomic_long spurious_cond, epipe, reaped, lost, bad_status;
 static atomic_long loops_sleep, loops_futex, loops_epoll, loops_aio, loops_uring;
+static atomic_long loops_sock;
 static atomic_int stop;
 static atomic_int futex_word;
 static int quiet_pipe[2];
@@ -198,6 +201,28 @@ __attribute__((noinline)) static void *blocked_uring(void *arg)
 	return NULL;
 }
 
+/* recv and read, in turn, on a silent socket with a 50 ms receive timeout:
+ * each call fails with EAGAIN. */
+__attribute__((noinline)) static void *blocked_socket(void *arg)
+{
+	(void)arg;
+	int sv[2];
+	struct timeval tv = {0, 50 * 1000};
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return NULL;
+	for (long k = 0; !atomic_load(&stop); k++) {
+		char c;
+		ssize_t r = k % 2 ? recv(sv[0], &c, 1, 0) : read(sv[0], &c, 1);
+		if (r < 0 && errno == EINTR)
+			atomic_fetch_add(&eintr_sock, 1);
+		atomic_fetch_add(&loops_sock, 1);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	return NULL;
+}
+
 __attribute__((noinline)) static void *blocked_cond(void *arg)
 {
 	(void)arg;
@@ -218,17 +243,18 @@ static void report(void)
 		 "report rt=%ld usr1=%ld chld=%ld pipe=%ld epipe=%ld reaped=%ld lost=%ld "
 		 "bad_status=%ld eintr_main=%ld eintr_read=%ld eintr_sleep=%ld "
 		 "eintr_futex=%ld eintr_epoll=%ld eintr_aio=%ld eintr_uring=%ld "
-		 "spurious_cond=%ld loops_sleep=%ld loops_futex=%ld loops_epoll=%ld "
-		 "loops_aio=%ld loops_uring=%ld\n",
+		 "eintr_sock=%ld spurious_cond=%ld loops_sleep=%ld loops_futex=%ld "
+		 "loops_epoll=%ld loops_aio=%ld loops_uring=%ld loops_sock=%ld\n",
 		 atomic_load(&n_rt), atomic_load(&n_usr1), atomic_load(&n_chld),
 		 atomic_load(&n_pipe), atomic_load(&epipe), atomic_load(&reaped),
 		 atomic_load(&lost), atomic_load(&bad_status), atomic_load(&eintr_main),
 		 atomic_load(&eintr_read), atomic_load(&eintr_sleep),
 		 atomic_load(&eintr_futex), atomic_load(&eintr_epoll),
 		 atomic_load(&eintr_aio), atomic_load(&eintr_uring),
-		 atomic_load(&spurious_cond), atomic_load(&loops_sleep),
-		 atomic_load(&loops_futex), atomic_load(&loops_epoll),
-		 atomic_load(&loops_aio), atomic_load(&loops_uring));
+		 atomic_load(&eintr_sock), atomic_load(&spurious_cond),
+		 atomic_load(&loops_sleep), atomic_load(&loops_futex),
+		 atomic_load(&loops_epoll), atomic_load(&loops_aio),
+		 atomic_load(&loops_uring), atomic_load(&loops_sock));
 	put(buf);
 }
 
@@ -328,11 +354,11 @@ static void serve(void)
 int main(void)
 {
 	static void *(*const bodies[])(void *) = {
-	    blocked_read, blocked_sleep, blocked_futex, blocked_epoll,
-	    blocked_aio,  blocked_uring, blocked_cond};
-	static const char *const names[] = {"blk-read", "blk-sleep", "blk-futex",
+	    blocked_read, blocked_sleep, blocked_futex,	 blocked_epoll,
+	    blocked_aio,  blocked_uring, blocked_socket, blocked_cond};
+	static const char *const names[] = {"blk-read",	 "blk-sleep", "blk-futex",
 					    "blk-epoll", "blk-aio",   "blk-uring",
-					    "blk-cond"};
+					    "blk-sock",	 "blk-cond"};
 	enum { N = sizeof(bodies) / sizeof(bodies[0]) };
 	pthread_t threads[N];
 	sigset_t all, old;

@@ -78,7 +78,8 @@ static void test_syscall_file(void **state)
 {
 	(void)state;
 	struct fgt_proc_syscall sc;
-	const char *in_call = "232 0x3 0x7ffd1000 0x1 0x32 0x0 0x0 0x7ffd0ff0 0x7f0012345678\n";
+	const char *in_call =
+	    "232 0x3 0x7ffd1000 0x1 0x32 0x0 0x0 0x7ffd0ff0 0x7f0012345678\n";
 	assert_int_equal(fgt_procfs_parse_syscall(in_call, strlen(in_call), &sc), 0);
 	assert_false(sc.running);
 	assert_int_equal(sc.nr, 232);
@@ -989,6 +990,24 @@ static void test_socket_peer_v6(void **state)
 	close(srv);
 }
 
+/* A socket, a pipe and a closed descriptor of this process. */
+static void test_fd_is_socket(void **state)
+{
+	(void)state;
+	int sv[2], pv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(pipe(pv), 0);
+	assert_int_equal(fgt_procfs_fd_is_socket(getpid(), sv[0]), 1);
+	assert_int_equal(fgt_procfs_fd_is_socket(getpid(), pv[0]), 0);
+	assert_int_equal(fgt_procfs_fd_is_socket(getpid(), STDIN_FILENO) == 1, 0);
+	close(sv[1]);
+	assert_int_equal(fgt_procfs_fd_is_socket(getpid(), sv[1]), -ENOENT);
+	assert_int_equal(fgt_procfs_fd_is_socket(getpid(), -1), -EBADF);
+	close(sv[0]);
+	close(pv[0]);
+	close(pv[1]);
+}
+
 static void test_live_tcp_table(void **state)
 {
 	(void)state;
@@ -1044,6 +1063,7 @@ int main(void)
 	    cmocka_unit_test(test_socket_peer),
 	    cmocka_unit_test(test_socket_peer_v6),
 	    cmocka_unit_test(test_live_tcp_table),
+	    cmocka_unit_test(test_fd_is_socket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
