@@ -27,7 +27,7 @@ endif
 
 .DELETE_ON_ERROR:
 .PHONY: all deps build check demo install uninstall clean fuzz bench format \
-	unit-tests targets
+	unit-tests targets verify-build
 
 # B is the build directory; a sanitizer build uses another (scripts/sanitize.sh).
 B ?= build
@@ -84,8 +84,14 @@ $(B)/tests/%: tests/unit/%.c $(B)/libfgtrace.a $(CMD_LIB_OBJS) | $(B)/tests
 unit-tests: $(UNIT_BINS)
 targets: $(TARGET_BINS)
 
+# A test build that unwinds again in full every stack a memo served, and
+# counts the two that differ (tests/e2e/test_memo.py).
+verify-build:
+	$(Q)$(MAKE) --no-print-directory B=$(B)/verify BIN=$(B)/fgtrace-verify \
+		EXTRA_CFLAGS="$(EXTRA_CFLAGS) -DFGT_UNWIND_VERIFY" build
+
 check: deps
-	$(Q)$(MAKE) --no-print-directory build unit-tests targets
+	$(Q)$(MAKE) --no-print-directory build unit-tests targets verify-build
 	$(Q)$(PYTHON) tests/run.py
 
 demo: deps

@@ -1,7 +1,9 @@
 /* fgtrace — unwinding a copied stack with libunwind's remote API. */
 #include "unwind.h"
+#include "config.h"
 #include "hashmap.h"
 #include "procfs.h"
+#include "unwmemo.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -39,9 +41,14 @@ struct fgt_unwinder {
 	struct fgt_hashmap no_info; /* pcs libunwind has no unwind info for */
 	struct {
 		unw_dyn_info_t di;
-	} tables[MAX_TABLES];	    /* unwind tables in memory, by address */
+	} tables[MAX_TABLES]; /* unwind tables in memory, by address */
 	size_t n_tables;
 	bool tables_stale; /* the modules changed: find the tables again */
+	struct fgt_memo_table memos;
+	struct fgt_memo_log log;    /* what this unwind read */
+	struct fgt_memo_frame *rec; /* this unwind's frames, FGT_MAX_FRAMES + 1 */
+	uint32_t frame;		    /* the frame being stepped out of */
+	bool quiet;		    /* reads for our records: not the unwinder's */
 	struct fgt_unwind_stats stats;
 };
 
@@ -86,12 +93,19 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 	if (s && addr >= s->stack_addr &&
 	    addr + sizeof(*val) <= s->stack_addr + s->stack_len) {
 		memcpy(val, s->stack + (addr - s->stack_addr), sizeof(*val));
+		if (u->quiet)
+			return 0;
 		if (addr + sizeof(*val) > u->highest)
 			u->highest = addr + sizeof(*val);
+		fgt_memo_log_read(&u->log, u->frame, addr, *val, true);
 		return 0;
 	}
-	if (addr < USER_LIMIT && u->is_code(u->ctx, addr, false) && read_code(u, addr, val) == 0)
+	/* Code-module memory does not change while mapped: not logged. */
+	if (addr < USER_LIMIT && u->is_code(u->ctx, addr, false) &&
+	    read_code(u, addr, val) == 0)
 		return 0;
+	if (!u->quiet)
+		fgt_memo_log_read(&u->log, u->frame, addr, 0, false);
 	return -UNW_EINVAL;
 }
 
@@ -134,6 +148,8 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, in
 	if (write || !u || !u->snap || off < 0)
 		return -UNW_EBADREG;
 	memcpy(val, (const char *)&u->snap->regs + off, sizeof(*val));
+	if (!u->quiet)
+		fgt_memo_log_reg(&u->log, u->frame, reg);
 	return 0;
 }
 
@@ -169,8 +185,9 @@ static bool read_table(pid_t pid, uint64_t base, uint64_t start, uint64_t end,
 {
 	Elf64_Ehdr eh;
 	if (!read_remote(pid, base, &eh, sizeof(eh)) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_phnum > 64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phnum > 64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr))
 		return false;
 	Elf64_Phdr ph[64];
 	if (!read_remote(pid, base + eh.e_phoff, ph, eh.e_phnum * sizeof(ph[0])))
@@ -327,6 +344,7 @@ int fgt_unwinder_new(pid_t pid, fgt_is_code_fn is_code, void *ctx,
 	if (!u)
 		return -ENOMEM;
 	u->pages = calloc(PAGE_CACHE, sizeof(*u->pages));
+	u->rec = calloc(FGT_MAX_FRAMES + 1, sizeof(*u->rec));
 	u->pid = pid;
 	fgt_hashmap_init(&u->no_info);
 	u->is_code = is_code;
@@ -334,15 +352,15 @@ int fgt_unwinder_new(pid_t pid, fgt_is_code_fn is_code, void *ctx,
 	u->tables_stale = true;
 	u->as = unw_create_addr_space(&accessors, 0);
 	u->upt = _UPT_create(pid);
-	if (!u->pages || !u->as || !u->upt) {
+	if (!u->pages || !u->rec || !u->as || !u->upt) {
 		fgt_unwinder_free(u);
 		return -ENOMEM;
 	}
-	/* Register rules are cached per pc, across all target threads. Only the
-	 * worker thread unwinds, so the per-thread cache is the same cache
-	 * without the global one's lock, which blocks signals (two sigprocmask
-	 * calls) around every step. */
-	unw_set_caching_policy(u->as, UNW_CACHE_PER_THREAD);
+	/* Register rules are cached per pc, across all target threads. The
+	 * global cache's lock blocks signals around every step (two system
+	 * calls): libunwind as Debian builds it has no per-thread cache, so
+	 * the memos (unwmemo.h) spare the steps instead. */
+	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
 	*out = u;
 	return 0;
 }
@@ -356,6 +374,9 @@ void fgt_unwinder_free(struct fgt_unwinder *u)
 	if (u->upt)
 		_UPT_destroy(u->upt);
 	free(u->pages);
+	free(u->rec);
+	fgt_memo_free(&u->memos);
+	fgt_memo_log_free(&u->log);
 	fgt_hashmap_free(&u->no_info);
 	if (current == u)
 		current = NULL;
@@ -365,6 +386,7 @@ void fgt_unwinder_free(struct fgt_unwinder *u)
 void fgt_unwinder_flush(struct fgt_unwinder *u)
 {
 	unw_flush_cache(u->as, 0, 0);
+	fgt_memo_clear(&u->memos);
 	fgt_hashmap_clear(&u->no_info);
 	u->tables_stale = true; /* a new image after exec */
 	for (size_t i = 0; i < PAGE_CACHE; i++)
@@ -380,6 +402,7 @@ void fgt_unwinder_flush(struct fgt_unwinder *u)
 void fgt_unwinder_forget_failures(struct fgt_unwinder *u)
 {
 	fgt_hashmap_clear(&u->no_info);
+	fgt_memo_clear(&u->memos); /* which pcs are code may have changed */
 	u->tables_stale = true;
 	for (size_t i = 0; i < PAGE_CACHE; i++)
 		if (!u->pages[i].readable)
@@ -391,19 +414,72 @@ static bool is_known_pc(struct fgt_unwinder *u, uint64_t pc)
 	return pc < USER_LIMIT && u->is_code(u->ctx, pc, true);
 }
 
-size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
-		  struct fgt_frame_pc *frames, size_t max, bool *truncated, size_t *used)
+/* Records the unwinder's state at a frame, for the memo. */
+static void record(struct fgt_unwinder *u, unw_cursor_t *c, struct fgt_memo_frame *f,
+		   uint64_t pc, uint64_t sp, bool exact)
+{
+	static const int saved[FGT_MEMO_NREGS] = {UNW_X86_64_RBX, UNW_X86_64_RBP,
+						  UNW_X86_64_R12, UNW_X86_64_R13,
+						  UNW_X86_64_R14, UNW_X86_64_R15};
+	f->pc = pc;
+	f->sp = sp;
+	f->exact = exact;
+	u->quiet = true;
+	for (int r = 0; r < FGT_MEMO_NREGS; r++) {
+		unw_word_t v = 0;
+		unw_save_loc_t sl;
+		f->val[r] = unw_get_reg(c, saved[r], &v) == 0 ? v : 0;
+		f->loc[r] = 0;
+		if (unw_get_save_loc(c, saved[r], &sl) < 0)
+			continue;
+		if (sl.type == UNW_SLT_MEMORY)
+			f->loc[r] = sl.u.addr;
+		else if (sl.type == UNW_SLT_REG)
+			f->loc[r] = FGT_MEMO_LOC_REG | (uint64_t)sl.u.regnum;
+	}
+	u->quiet = false;
+}
+
+static void snapshot_regs(const struct fgt_snapshot *s, uint64_t snap[FGT_MEMO_NSNAP])
+{
+	for (int r = 0; r < FGT_MEMO_NSNAP; r++) {
+		int off = reg_offset(r);
+		snap[r] = 0;
+		if (off >= 0)
+			memcpy(&snap[r], (const char *)&s->regs + off, sizeof(snap[r]));
+	}
+}
+
+/* Unwinds s; with use_memo, takes the frames above the first one found in
+ * the thread's memo, and remembers this unwind. */
+static size_t unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
+		     struct fgt_frame_pc *frames, size_t max, bool *truncated,
+		     bool use_memo)
 {
 	unw_cursor_t cursor;
 	size_t n = 0;
-	bool signal = false;
+	bool signal = false, limit = false;
+	uint64_t snap[FGT_MEMO_NSNAP];
+	struct fgt_memo_cmp cmp = {0};
+	struct fgt_memo *memo = NULL;
+	long at = -1;
 
+	use_memo = use_memo && max <= FGT_MAX_FRAMES;
+	if (use_memo) {
+		memo = fgt_memo_find(&u->memos, s->tid);
+		snapshot_regs(s, snap);
+		fgt_memo_log_reset(&u->log);
+	}
 	current = u;
 	u->snap = s;
 	u->highest = s->stack_addr;
+	u->frame = 0;
 	*truncated = false;
 	frames[n].pc = s->regs.rip;
 	frames[n].exact = true;
+	memset(&u->rec[0], 0, sizeof(u->rec[0]));
+	u->rec[0].pc = s->regs.rip;
+	u->rec[0].sp = s->regs.rsp;
 	n++;
 	/* A leaf pc in no module may be generated code, which libunwind can
 	 * still step out of; one in no mapping at all is garbage. */
@@ -412,15 +488,18 @@ size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 	     (s->regs.rip >= USER_LIMIT || read_code(u, s->regs.rip, &insn) < 0)) ||
 	    unw_init_remote(&cursor, u->as, NULL) < 0) {
 		*truncated = true;
+		use_memo = false;
 		goto out;
 	}
 	unw_word_t prev_sp = s->regs.rsp;
 	for (;;) {
+		u->frame = (uint32_t)(n - 1);
 		signal = unw_is_signal_frame(&cursor) > 0;
 		int rc = unw_step(&cursor);
 		if (rc == 0)
 			break; /* the outermost frame */
 		if (rc < 0 || n == max) {
+			limit = rc > 0;
 			*truncated = true;
 			break;
 		}
@@ -436,6 +515,8 @@ size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 		prev_sp = sp;
 		frames[n].pc = ip;
 		frames[n].exact = signal;
+		if (use_memo)
+			record(u, &cursor, &u->rec[n], ip, sp, signal);
 		n++;
 		/* A return address in no module: a corrupt chain, or a stack that
 		 * holds an older thread's frames (a thread seen at its birth).
@@ -444,10 +525,66 @@ size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 			*truncated = true;
 			break;
 		}
+		if (!memo)
+			continue;
+		at = fgt_memo_match(memo, &u->rec[n - 1], snap, s->stack, s->stack_addr,
+				    s->stack_len, &cmp);
+		if (at < 0)
+			continue;
+		size_t tail = memo->n - (size_t)at - 1;
+		if (n + tail > max) {
+			memo = NULL; /* the full unwind would stop at the limit */
+			at = -1;
+			continue;
+		}
+		for (size_t k = 0; k < tail; k++) {
+			frames[n + k].pc = memo->f[at + 1 + k].pc;
+			frames[n + k].exact = memo->f[at + 1 + k].exact;
+		}
+		*truncated = memo->truncated;
+		if (memo->f[at].hi > u->highest)
+			u->highest = memo->f[at].hi;
+		u->stats.memo_hits++;
+		u->stats.memo_frames += tail;
+		n += tail;
+		break;
 	}
 out:
-	*used = u->highest - s->stack_addr;
+	if (use_memo) {
+		size_t nfresh = at >= 0 ? n - (memo->n - (size_t)at - 1) : n;
+		fgt_memo_store(&u->memos, s->tid, u->rec, nfresh, &u->log,
+			       at >= 0 ? memo : NULL, at >= 0 ? (size_t)at : 0,
+			       *truncated, limit, snap);
+	}
 	u->snap = NULL;
+	return n;
+}
+
+size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
+		  struct fgt_frame_pc *frames, size_t max, bool *truncated, size_t *used)
+{
+	uint64_t hits = u->stats.memo_hits;
+	size_t n = unwind(u, s, frames, max, truncated, true);
+	*used = u->highest - s->stack_addr;
+#ifdef FGT_UNWIND_VERIFY
+	/* Test builds: unwind again without the memo; the two must agree. */
+	if (u->stats.memo_hits != hits) {
+		static struct fgt_frame_pc full[FGT_MAX_FRAMES + 1];
+		bool cut;
+		size_t m = unwind(u, s, full, max, &cut, false);
+		u->stats.memo_checked++;
+		bool same = m == n && cut == *truncated;
+		for (size_t i = 0; same && i < n; i++)
+			same = full[i].pc == frames[i].pc &&
+			       full[i].exact == frames[i].exact;
+		if (!same)
+			u->stats.memo_mismatches++;
+		if (u->highest - s->stack_addr != *used)
+			u->stats.memo_mismatches++; /* read more than it said */
+	}
+#else
+	(void)hits;
+#endif
 	return n;
 }
 

@@ -51,6 +51,10 @@ size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 struct fgt_unwind_stats {
 	uint64_t remote_reads; /* process_vm_readv calls for code memory */
 	uint64_t page_hits;    /* reads served by the page cache */
+	uint64_t memo_hits;    /* unwinds that took frames from a memo */
+	uint64_t memo_frames;  /* frames taken from memos */
+	uint64_t memo_checked; /* FGT_UNWIND_VERIFY builds: memo unwinds redone */
+	uint64_t memo_mismatches; /* ... that did not match the full unwind */
 };
 void fgt_unwinder_get_stats(const struct fgt_unwinder *u, struct fgt_unwind_stats *st);
 

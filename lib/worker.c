@@ -599,6 +599,10 @@ void fgt_worker_get_stats(struct fgt_worker *w, struct fgt_worker_stats *st)
 		fgt_unwinder_get_stats(w->unw, &us);
 		st->remote_reads = us.remote_reads;
 		st->page_hits = us.page_hits;
+		st->memo_hits = us.memo_hits;
+		st->memo_frames = us.memo_frames;
+		st->memo_checked = us.memo_checked;
+		st->memo_mismatches = us.memo_mismatches;
 	}
 	st->bytes = atomic_load(&w->bytes);
 }

@@ -33,11 +33,15 @@ struct fgt_worker_stats {
 	uint64_t unwind_ns;    /* time spent unwinding */
 	uint64_t remote_reads; /* code-memory reads from the target (page cache misses) */
 	uint64_t page_hits;    /* code-memory reads served from the page cache */
-	uint64_t symbol_lookups; /* pc lookups */
-	uint64_t symbol_hits;	 /* pc lookups served from the cache */
-	uint64_t symbol_ns;	 /* time spent naming cache misses */
-	uint64_t bytes;		 /* bytes that reached the outputs */
-	int worker_nice;	 /* the worker thread's nice value */
+	uint64_t memo_hits;    /* unwinds that took their upper frames from a memo */
+	uint64_t memo_frames;  /* frames so taken */
+	uint64_t memo_checked; /* test builds: those unwound again */
+	uint64_t memo_mismatches; /* ... and found different */
+	uint64_t symbol_lookups;  /* pc lookups */
+	uint64_t symbol_hits;	  /* pc lookups served from the cache */
+	uint64_t symbol_ns;	  /* time spent naming cache misses */
+	uint64_t bytes;		  /* bytes that reached the outputs */
+	int worker_nice;	  /* the worker thread's nice value */
 };
 
 struct fgt_worker;
