@@ -16,9 +16,9 @@ from lib import ROOT, fgtrace_meta, load_trace, run_fgtrace, start_target, stop_
 
 VERIFY = Path(os.environ.get("FGTRACE_VERIFY", ROOT / "build" / "fgtrace-verify"))
 DEPTH = 40
-# After the thread's entry: walk, then (step_a or step_b, walk) once a level,
-# then whatever the bottom runs.
-WALK = re.compile(r"^walk(;step_[ab];walk)*(;step_[ab])?(;spin(;.*)?)?$")
+# Below the thread's entry function: nothing (between two walks), or walk,
+# then (step_a or step_b, walk) once a level, then whatever the bottom runs.
+WALK = re.compile(r"^(walk(;step_[ab];walk)*(;step_[ab])?(;spin(;.*)?)?)?$")
 
 
 def capture(p, d, binary=None):
