@@ -236,13 +236,15 @@ int fgt_symbolizer_reset(struct fgt_symbolizer *s)
 	return report(s);
 }
 
-static Dwfl_Module *find_module(struct fgt_symbolizer *s, uint64_t addr);
+static Dwfl_Module *find_module(struct fgt_symbolizer *s, uint64_t addr, bool rescan);
 
 bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr, bool jit)
 {
 	struct fgt_symbolizer *s = symbolizer;
 	uint64_t start;
-	return find_module(s, addr) != NULL ||
+	/* Only a pc may be in a module loaded since: a memory read that misses
+	 * (the stack past the copy, say) is no reason to rescan. */
+	return find_module(s, addr, jit) != NULL ||
 	       (jit && s->perfmap && fgt_perfmap_lookup(s->perfmap, addr, &start));
 }
 
@@ -627,11 +629,24 @@ static bool maybe_refresh(struct fgt_symbolizer *s)
 	return true;
 }
 
-static Dwfl_Module *find_module(struct fgt_symbolizer *s, uint64_t addr)
+/* The module whose mapped range holds addr, or NULL. libdw's
+ * dwfl_addrmodule (0.188) also answers for addresses above the highest
+ * module, the stack among them, with that module. */
+static Dwfl_Module *module_at(Dwfl *dwfl, uint64_t addr)
 {
-	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
-	if (!mod && maybe_refresh(s))
-		mod = dwfl_addrmodule(s->dwfl, addr);
+	Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
+	Dwarf_Addr start, end;
+	if (mod && dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, NULL, NULL) &&
+	    (addr < start || addr >= end))
+		return NULL;
+	return mod;
+}
+
+static Dwfl_Module *find_module(struct fgt_symbolizer *s, uint64_t addr, bool rescan)
+{
+	Dwfl_Module *mod = module_at(s->dwfl, addr);
+	if (!mod && rescan && maybe_refresh(s))
+		mod = module_at(s->dwfl, addr);
 	return mod;
 }
 
@@ -694,7 +709,7 @@ const struct fgt_location *fgt_symbolizer_lookup(struct fgt_symbolizer *s, uint6
 	struct fgt_line lines[64];
 	size_t n = 0;
 	const struct fgt_module *m = NULL;
-	Dwfl_Module *mod = find_module(s, addr);
+	Dwfl_Module *mod = find_module(s, addr, true);
 	if (mod) {
 		m = intern_module(s, mod);
 		if (m)

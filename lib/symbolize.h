@@ -54,8 +54,8 @@ const struct fgt_location *fgt_symbolizer_pseudo_location(struct fgt_symbolizer 
 int fgt_symbolizer_reset(struct fgt_symbolizer *s);
 
 /* True when addr lies in a module of the process (unwinder's memory check)
- * or, when jit is true, in JIT code its perf map names. May rescan the
- * modules, at most every 100 ms. */
+ * or, when jit is true (a pc), in JIT code its perf map names. A pc in no
+ * module may rescan the modules, at most every 100 ms. */
 bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr, bool jit);
 
 /* Counts module rescans: when it changes, what failed before may work now. */
