@@ -418,20 +418,30 @@ static bool is_known_pc(struct fgt_unwinder *u, uint64_t pc)
 static void record(struct fgt_unwinder *u, unw_cursor_t *c, struct fgt_memo_frame *f,
 		   uint64_t pc, uint64_t sp, bool exact)
 {
-	static const int saved[FGT_MEMO_NREGS] = {UNW_X86_64_RBX, UNW_X86_64_RBP,
-						  UNW_X86_64_R12, UNW_X86_64_R13,
-						  UNW_X86_64_R14, UNW_X86_64_R15};
+	/* The callee-saved registers, then the others whose save location
+	 * libunwind tells. */
+	static const int saved[FGT_MEMO_NREGS + 2] = {
+	    UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12, UNW_X86_64_R13,
+	    UNW_X86_64_R14, UNW_X86_64_R15, UNW_X86_64_RSP, UNW_X86_64_RIP};
 	f->pc = pc;
 	f->sp = sp;
 	f->exact = exact;
+	f->unsaved = 0;
 	u->quiet = true;
+	for (int r = FGT_MEMO_NREGS; r < FGT_MEMO_NREGS + 2; r++) {
+		unw_save_loc_t sl;
+		if (unw_get_save_loc(c, saved[r], &sl) < 0 || sl.type == UNW_SLT_NONE)
+			f->unsaved |= (uint8_t)(1u << r);
+	}
 	for (int r = 0; r < FGT_MEMO_NREGS; r++) {
 		unw_word_t v = 0;
 		unw_save_loc_t sl;
 		f->val[r] = unw_get_reg(c, saved[r], &v) == 0 ? v : 0;
 		f->loc[r] = 0;
-		if (unw_get_save_loc(c, saved[r], &sl) < 0)
+		if (unw_get_save_loc(c, saved[r], &sl) < 0 || sl.type == UNW_SLT_NONE) {
+			f->unsaved |= (uint8_t)(1u << r);
 			continue;
+		}
 		if (sl.type == UNW_SLT_MEMORY)
 			f->loc[r] = sl.u.addr;
 		else if (sl.type == UNW_SLT_REG)

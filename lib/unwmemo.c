@@ -127,7 +127,8 @@ long fgt_memo_match(const struct fgt_memo *m, const struct fgt_memo_frame *cur,
 	}
 	for (size_t j = lo; j < m->n && m->f[j].sp == cur->sp; j++) {
 		const struct fgt_memo_frame *f = &m->f[j];
-		if (!f->ok || f->pc != cur->pc || f->exact != cur->exact)
+		if (!f->ok || f->pc != cur->pc || f->exact != cur->exact ||
+		    f->unsaved != cur->unsaved)
 			continue;
 		bool same = true;
 		for (int r = 0; r < FGT_MEMO_NREGS; r++)

@@ -15,6 +15,13 @@
  * Reads of code-module memory are not tracked: it cannot change while mapped,
  * and every memo is dropped when the modules change (fgt_memo_clear).
  *
+ * Besides what it reads, libunwind decides on where registers were saved:
+ * it ends an unwind where rbp or the return address was saved nowhere. Save
+ * locations are compared for rbx, rbp, r12-r15, rsp and rip, the registers
+ * whose locations its API tells; those of the other registers matter only to
+ * a later frame whose unwind rules copy them into one of these, which
+ * compiled code does not do.
+ *
  * Bookkeeping only: no libunwind, no system calls. Not thread-safe: the
  * worker thread owns a table and everything in it.
  */
@@ -40,6 +47,10 @@ struct fgt_memo_frame {
 	/* Where each was saved: a stack address, FGT_MEMO_LOC_REG | regnum,
 	 * or 0 for nowhere. */
 	uint64_t loc[FGT_MEMO_NREGS];
+	/* The registers with no save location at all (bit i: the i-th of rbx,
+	 * rbp, r12, r13, r14, r15, rsp, rip): libunwind ends an unwind on some
+	 * of these without reading anything. */
+	uint8_t unsaved;
 	/* Of the steps from this frame on; set by fgt_memo_store: */
 	bool ok;       /* they can be taken over (see fgt_memo_match) */
 	uint64_t hi;   /* end of the highest copied byte they read */
@@ -105,7 +116,7 @@ struct fgt_memo_cmp {
 
 /* Returns the index of a frame of m from which the rest of an unwind now at
  * frame cur (not the leaf) is known, or -1. It is one where:
- * - pc, sp and exact are cur's;
+ * - pc, sp, exact and the registers with no save location are cur's;
  * - the steps from it read no copied word below sp but where callee-saved
  *   registers were saved, read none that failed, and stopped at no frame
  *   limit;

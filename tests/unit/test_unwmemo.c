@@ -111,6 +111,13 @@ static void test_same_stack_matches_above_the_leaf(void **state)
 	s->f[2].pc--;
 	s->f[2].sp += 8;
 	assert_int_equal(match(m, s, 2), -1);
+	s->f[2].sp -= 8;
+	/* A register saved nowhere here, and somewhere then: libunwind may end
+	 * the unwind on that alone. */
+	s->f[2].unsaved = 1u << RBP;
+	assert_int_equal(match(m, s, 2), -1);
+	s->f[2].unsaved = 0;
+	assert_int_equal(match(m, s, 2), 2);
 	fgt_memo_free(&t);
 	free_sim(s);
 }
