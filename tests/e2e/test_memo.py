@@ -6,10 +6,12 @@ walk to the bottom of another:
 - every sampled stack is a walk the target made, and most are whole;
 - memos served most unwinds, and most of their frames;
 - a test build that unwinds every stack a memo served again in full, without
-  it, finds the two the same (build/fgtrace-verify, made by `make check`)."""
+  it, finds the two the same (build/fgtrace-verify, made by `make check`), on
+  deepmix and on a Python interpreter deep in recursion."""
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from lib import ROOT, fgtrace_meta, load_trace, run_fgtrace, start_target, stop_target, tmpdir
@@ -80,6 +82,41 @@ def test_memo_stacks_are_walks_the_target_made():
     # A whole walk has 2 * DEPTH + 1 frames between the thread's entry and
     # spin; patterns differ at one level, so most callers are the same.
     assert frames >= 20 * hits, f"{frames} frames taken in {hits} memo hits"
+
+
+# A Python interpreter recursing 30 to 36 levels deep, each level several C
+# frames: deep stacks of code built elsewhere, often deeper than the copy.
+RECURSE = """
+import time
+def f(n):
+    if n == 0:
+        end = time.monotonic() + 0.0005
+        while time.monotonic() < end:
+            pass
+        return 0
+    return f(n - 1) + 1
+end = time.monotonic() + 3
+i = 0
+while time.monotonic() < end:
+    f(30 + i % 7)
+    i += 1
+"""
+
+
+def test_memo_agrees_with_full_unwinds_on_python():
+    assert VERIFY.exists(), f"{VERIFY} is not built (make verify-build)"
+    d = tmpdir()
+    trace = d / "out.json"
+    r = subprocess.run([str(VERIFY), "-d", "2s", "-F", "999", "-q", "-o", str(trace), "--",
+                        sys.executable, "-c", RECURSE], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, f"fgtrace-verify exited {r.returncode}: {r.stderr}"
+    meta = fgtrace_meta(load_trace(trace))
+    checked = meta["unwind_memo_checked"]
+    assert checked >= 500, f"only {checked} memo-served unwinds checked"
+    assert meta["unwind_memo_mismatches"] == 0, \
+        f"{meta['unwind_memo_mismatches']} of {checked} memo-served stacks differ from " \
+        "a full unwind"
 
 
 def test_memo_agrees_with_full_unwinds():
