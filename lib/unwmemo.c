@@ -117,15 +117,8 @@ long fgt_memo_match(const struct fgt_memo *m, const struct fgt_memo_frame *cur,
 	if (!m || m->n < 2)
 		return -1;
 	/* Frames go up the stack: their sps never decrease. */
-	size_t lo = 1, hi = m->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (m->f[mid].sp < cur->sp)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t j = lo; j < m->n && m->f[j].sp == cur->sp; j++) {
+	for (size_t j = cur->sp ? last_below(m, cur->sp - 1) + 1 : 1;
+	     j < m->n && m->f[j].sp == cur->sp; j++) {
 		const struct fgt_memo_frame *f = &m->f[j];
 		if (!f->ok || f->pc != cur->pc || f->exact != cur->exact ||
 		    f->unsaved != cur->unsaved)
