@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -85,6 +86,8 @@ struct thread {
 	bool warm_interrupt;	   /* the pending stop is of the warm-up round */
 	uint64_t seen_ns;	   /* when its stop was reaped */
 	struct fgt_snapshot *snap; /* buffer for the pending stop */
+	/* When stopped_blocked: the call the resume makes again. */
+	struct fgt_proc_syscall stop_call;
 };
 
 struct fgt_tracee {
@@ -541,6 +544,25 @@ static bool interrupted_blocking_call(const struct user_regs_struct *r)
 	       (rax == -512 || rax == -513 || rax == -514 || rax == -516);
 }
 
+/* The call a thread stopped in a restartable one is back in after the resume,
+ * as /proc/PID/task/TID/syscall will show it: the same call, or
+ * restart_syscall for one the kernel resumes from where it stopped
+ * (-ERESTART_RESTARTBLOCK), made from the same pc and sp with the same
+ * argument registers. */
+static void call_to_restart(const struct user_regs_struct *r, struct fgt_proc_syscall *c)
+{
+	c->running = false;
+	c->nr = (long)r->rax == -516 ? SYS_restart_syscall : (long)r->orig_rax;
+	c->args[0] = r->rdi;
+	c->args[1] = r->rsi;
+	c->args[2] = r->rdx;
+	c->args[3] = r->r10;
+	c->args[4] = r->r8;
+	c->args[5] = r->r9;
+	c->sp = r->rsp;
+	c->pc = r->rip;
+}
+
 static void finish_sample(struct fgt_tracee *t, struct thread *th, struct fgt_snapshot *s)
 {
 	if (!s)
@@ -552,6 +574,8 @@ static void finish_sample(struct fgt_tracee *t, struct thread *th, struct fgt_sn
 	th->sampled = true;
 	th->stopped_last = true;
 	th->stopped_blocked = interrupted_blocking_call(&s->regs);
+	if (th->stopped_blocked)
+		call_to_restart(&s->regs, &th->stop_call);
 	t->stats.stops++;
 	fgt_queue_push(t->queue, s, false);
 }
@@ -607,13 +631,21 @@ static bool push_blocked(struct fgt_tracee *t, struct thread *th)
 	return true;
 }
 
-/* True when the thread sleeps (S, D or I in /proc/PID/task/TID/stat). */
-static bool is_asleep(const struct fgt_tracee *t, const struct thread *th)
+/* True when the thread sleeps in the call its last stop interrupted, made
+ * again from the same place with the same arguments. Asleep alone is not
+ * enough: a call whose wait ended while the thread was stopped (a futex word
+ * that changed, a wake that found it unqueued) returns in the switch-in the
+ * resume gives, and the thread runs on to sleep somewhere else in that same
+ * one switch-in. */
+static bool back_in_stopped_call(const struct thread *th)
 {
-	struct fgt_proc_stat st;
-	if (fgt_procfs_read_stat(t->pid, th->tid, &st) < 0)
+	struct fgt_proc_syscall sc;
+	if (th->syscall_fd < 0 || fgt_procfs_pread_syscall(th->syscall_fd, &sc) < 0 ||
+	    sc.running)
 		return false;
-	return st.state == 'S' || st.state == 'D' || st.state == 'I';
+	const struct fgt_proc_syscall *c = &th->stop_call;
+	return sc.nr == c->nr && sc.sp == c->sp && sc.pc == c->pc &&
+	       memcmp(sc.args, c->args, sizeof(sc.args)) == 0;
 }
 
 /* The skip rule: a thread whose run count (schedstat field 3, which grows
@@ -624,7 +656,10 @@ static bool is_asleep(const struct fgt_tracee *t, const struct thread *th)
  *   for a CPU, as most are when threads outnumber cores) still has it. A
  *   thread whose stop interrupted a restartable blocking call is switched in
  *   once more by the resume, restarts the call and sleeps again: one more,
- *   when it is seen asleep.
+ *   when /proc shows it asleep in that same call. (Left and made again
+ *   within that one switch-in, from the same pc and sp with the same
+ *   arguments, the call would pass too: the stack then differs from the
+ *   old one only in callers that came and went at equal frame sizes.)
  * - Otherwise the count of the last decision is trusted only when that
  *   decision found the thread asleep: a thread that never leaves a CPU is
  *   not switched in either. A thread we meant to stop but did not (its
@@ -648,7 +683,7 @@ static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
 		same = th->stop_slices_ok &&
 		       (slices == th->stop_slices ||
 			(slices == th->stop_slices + 1 && th->stopped_blocked &&
-			 is_asleep(t, th)));
+			 back_in_stopped_call(th)));
 	else
 		same = th->trusted && slices == th->last_slices;
 	same = same && th->sampled;

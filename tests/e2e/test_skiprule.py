@@ -1,13 +1,18 @@
 """The skip rule (a thread whose run count has not moved is not stopped),
 checked where it can go wrong: the kernel facts it rests on, verified on this
 kernel with ptrace from the test itself, and its safe side, seen from the
-target: a thread that keeps running is stopped on (nearly) every tick, and a
-thread asleep for good is not stopped again."""
+target: a thread that keeps running is stopped on (nearly) every tick, a
+thread asleep for good is not stopped again, nor one back in a call a stop
+resumed, and a thread that left its call in the switch-in a resume gave it is."""
 import ctypes
 import os
+import re
 
-from lib import (fgtrace_meta, figure, load_trace, proc_state, run_count, run_fgtrace,
-                 start_target, status_field, stop_target, thread_ids, tmpdir, wait_for)
+import tefcheck
+from lib import (fgtrace_meta, figure, load_trace, ns_to_trace_us, proc_state, read_line,
+                 read_truth,
+                 run_count, run_fgtrace, start_target, status_field, stop_target, target,
+                 thread_ids, thread_spans, tmpdir, wait_for)
 
 PTRACE_CONT = 7
 PTRACE_DETACH = 17
@@ -124,3 +129,92 @@ def test_running_thread_is_stopped_and_sleeping_one_is_not():
     finally:
         stop_target(spin)
         stop_target(idle)
+
+
+def loops(p):
+    """sigcount's loops_* counters: each a wake-up of that thread's own."""
+    p.stdin.write("report\n")
+    p.stdin.flush()
+    while True:
+        line = read_line(p)
+        if line.startswith("report"):
+            return {k: int(v) for k, v in re.findall(r"loops_(\w+)=(\d+)", line)}
+
+
+def test_thread_back_in_a_resumed_call_is_not_stopped_again():
+    # blk-sleep (nanosleep) and blk-futex (FUTEX_WAIT with a timeout) wake
+    # every 50 ms. A stop ends their call with -ERESTART_RESTARTBLOCK, and the
+    # resume goes on in restart_syscall, not in the call itself: that must
+    # count as the same call, or they would be stopped on every tick.
+    p = start_target("sigcount")
+    try:
+        tids = {name: named(p.pid, f"blk-{name}") for name in ("sleep", "futex")}
+        counts = {name: run_count(p.pid, tid) for name, tid in tids.items()}
+        before = loops(p)
+        hz = 999
+        rc, _, err = run_fgtrace(["-q", "-F", hz, "-d", "1s", "-p", p.pid,
+                                  "-o", tmpdir() / "t.json"], timeout=30)
+        assert rc == 0, f"fgtrace exited {rc}: {err}"
+        after = loops(p)
+        for name, tid in tids.items():
+            moved = run_count(p.pid, tid) - counts[name]
+            woke = after[name] - before[name]
+            figure(f"blk-{name}: run count +{moved} over {hz} ticks, {woke} wake-ups "
+                   f"of its own")
+            # Each wake-up: +1 of its own and +2 for one stop, with room
+            # for a preemption on the way.
+            assert moved <= 4 * woke + 4, \
+                f"blk-{name} woke {woke} times but was switched in {moved} times " \
+                f"at {hz} Hz: it was stopped while back in the call a stop resumed"
+    finally:
+        stop_target(p)
+
+
+def test_thread_that_moved_on_in_its_one_switch_in_is_stopped_again():
+    # quietwake's waiter leaves wait_short when a stop restarts its futex_wait
+    # (the word changed while it slept, and nobody woke it), and sleeps in
+    # wait_long within that one switch-in after the resume. Switched in once
+    # more and asleep is not enough to show its old stack: it must be back in
+    # the very call the stop interrupted. Every wait_long must be on the
+    # timeline as wait_long.
+    hz = 999
+    d = tmpdir()
+    truth_file = d / "truth"
+    rc, _, err = run_fgtrace(["-q", "-F", hz, "-o", d / "t.json", "--",
+                              target("quietwake"), 2000],
+                             env=dict(os.environ, FGTRACE_TRUTH=str(truth_file)), timeout=60)
+    assert rc == 0, f"fgtrace exited {rc}: {err.strip()!r}"
+    tefcheck.check(d / "t.json")
+    events = load_trace(d / "t.json")
+    meta = fgtrace_meta(events)
+    truth = read_truth(truth_file)
+    waiter = truth[0][1]
+    ss = thread_spans(events, waiter)
+    period_us = 1e6 / hz
+    moved = checked = 0
+    problems = []
+    for i, (wait, _, t0, t1) in enumerate(truth):
+        if wait != "wait_long":
+            continue
+        # A wait_long begun in the one switch-in after a stop: the case.
+        if i and truth[i - 1][3] - truth[i - 1][2] < 20_000_000:
+            moved += 1
+        lo = ns_to_trace_us(t0, meta) + 3 * period_us
+        hi = ns_to_trace_us(t1, meta) - 3 * period_us
+        if hi <= lo:
+            continue
+        checked += 1
+        for name in ("wait_long", "wait_short"):
+            got = sum(max(0.0, min(hi, s.end) - max(lo, s.begin))
+                      for s in ss if s.name == name)
+            want = hi - lo if name == "wait_long" else 0
+            if (name == "wait_long" and got < 0.9 * want) or \
+                    (name == "wait_short" and got > 0.1 * (hi - lo)):
+                problems.append(f"round {i} ({(t1 - t0) / 1e6:.1f} ms): {name} covers "
+                                f"{got / 1000:.1f} of its middle {(hi - lo) / 1000:.1f} ms")
+    figure(f"quietwake: {checked} wait_long rounds checked, {moved} of them begun "
+           f"in the switch-in after a stop")
+    assert checked >= 10, f"only {checked} wait_long rounds in {len(truth)}: {truth}"
+    assert moved >= 3, (f"only {moved} wait_long rounds began right after a stop: "
+                        f"the target did not make the case")
+    assert not problems, "the waiter's stack is stale:\n  " + "\n  ".join(problems)
