@@ -185,6 +185,19 @@ def tid_named(pid, name):
     raise AssertionError(f"process {pid} has no thread named {name!r}")
 
 
+def wait_on_timeline(out, tid, timeout=10):
+    """Waits until the trace being written at out has a span for tid: the
+    warm-up round is over and the timeline has begun. Events before that are
+    not on it."""
+    def begun():
+        try:
+            events = load_trace(out, partial=True)
+        except (AssertionError, ValueError, FileNotFoundError):
+            return False
+        return any(e.get("ph") == "B" and e.get("tid") == tid for e in events)
+    wait_for(begun, timeout, f"thread {tid} on the timeline in {out}")
+
+
 def spinning(pid, tid, cpu_ns=20_000_000, timeout=5):
     """Waits until the thread has used cpu_ns more CPU: it runs."""
     start = thread_cpu_ns(pid, tid)
@@ -379,6 +392,7 @@ def check_stop_cont(sig):
     p = start_jobctl()
     spin = tid_named(p.pid, "jc-spin")
     f, out = attach(p.pid)
+    wait_on_timeline(out, spin)
     spinning(p.pid, spin)
     os.kill(p.pid, sig)
     wait_for(lambda: stopped_states(p.pid), 5, f"every thread to stop after {sig.name}")
@@ -902,8 +916,11 @@ def names_in(out):
 def test_hostile_names_renamed_during_capture():
     p = start_target("names")
     n = int(p.ready_args[1])
-    read_names(p, "name", n)
+    first = {t: r for t, r in read_names(p, "name", n).items() if t != p.pid}
     f, out = attach(p.pid)
+    # A name the trace learns only after the rename has no rename to show.
+    wait_for(lambda: not name_problems(names_in(out), first, "thread"), 10,
+             "every thread's first name in the trace")
     send(p, "rename")
     want = read_names(p, "renamed", n)
     threads = {t: r for t, r in want.items() if t != p.pid}
