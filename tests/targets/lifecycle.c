@@ -1,8 +1,10 @@
 /* Thread lifecycle: prints "ready", waits for a line on stdin, then starts a
- * thread that names itself "born", renames itself "renamed" and exits; then
- * either exits 0, or with "exec" as argv[1], spins in before_exec and execs
- * argv[2] with the rest of the arguments. */
+ * thread that names itself "born" and prints "born"; it spins until the next
+ * line on stdin (or its end), renames itself "renamed", spins 150 ms more and
+ * exits. Then the program either exits 0, or with "exec" as argv[1], spins in
+ * before_exec and execs argv[2] with the rest of the arguments. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 static volatile unsigned long sink;
+static atomic_int go_on;
 
 static void spin_ms(long ms)
 {
@@ -25,7 +28,10 @@ static void spin_ms(long ms)
 __attribute__((noinline)) static void short_life(void)
 {
 	prctl(PR_SET_NAME, "born");
-	spin_ms(150);
+	printf("born\n");
+	fflush(stdout);
+	while (!atomic_load(&go_on))
+		spin_ms(1);
 	prctl(PR_SET_NAME, "renamed");
 	spin_ms(150);
 	__asm__ volatile("" ::: "memory");
@@ -53,6 +59,8 @@ int main(int argc, char **argv)
 		return 2;
 	pthread_t t;
 	pthread_create(&t, NULL, run, NULL);
+	(void)!fgets(line, sizeof(line), stdin);
+	atomic_store(&go_on, 1);
 	pthread_join(t, NULL);
 	spin_ms(100);
 	if (argc > 2 && strcmp(argv[1], "exec") == 0) {
