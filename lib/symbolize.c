@@ -2,6 +2,7 @@
 #include "symbolize.h"
 #include "hashmap.h"
 #include "perfmap.h"
+#include "plt.h"
 #include "procfs.h"
 
 #include <dwarf.h>
@@ -44,6 +45,7 @@ struct fgt_symbolizer {
 	struct fgt_hashmap locations;	/* pc (+exact bit) -> struct fgt_location */
 	struct fgt_hashmap unknown;	/* pcs no module mapped when first seen */
 	struct fgt_hashmap pseudo_locs; /* func id -> struct fgt_location */
+	struct fgt_hashmap plts;	/* module id -> struct fgt_plt */
 	uint32_t next_module_id, next_func_id, next_location_id;
 	/* Everything allocated, freed together. */
 	void **owned;
@@ -197,6 +199,7 @@ int fgt_symbolizer_new(pid_t pid, const struct fgt_config *cfg,
 	fgt_hashmap_init(&s->locations);
 	fgt_hashmap_init(&s->unknown);
 	fgt_hashmap_init(&s->pseudo_locs);
+	fgt_hashmap_init(&s->plts);
 	report(s); /* a process that just exec'd may have nothing mapped yet */
 	open_perfmap(s);
 	*out = s;
@@ -217,6 +220,7 @@ void fgt_symbolizer_free(struct fgt_symbolizer *s)
 	fgt_hashmap_free(&s->locations);
 	fgt_hashmap_free(&s->unknown);
 	fgt_hashmap_free(&s->pseudo_locs);
+	fgt_hashmap_free(&s->plts);
 	free(s->debuginfo_path);
 	free(s);
 }
@@ -228,6 +232,7 @@ int fgt_symbolizer_reset(struct fgt_symbolizer *s)
 	fgt_hashmap_clear(&s->modules);
 	fgt_hashmap_clear(&s->locations);
 	fgt_hashmap_clear(&s->unknown);
+	fgt_hashmap_clear(&s->plts);
 	dwfl_end(s->dwfl);
 	s->dwfl = dwfl_begin(&s->callbacks);
 	if (!s->dwfl)
@@ -440,10 +445,66 @@ static const struct fgt_func *dwarf_func(struct fgt_symbolizer *s,
 			dwarf_decl_file(&origin), line);
 }
 
+/* A pc in a PLT stub: "puts@plt", as objdump and perf name it. An IFUNC's
+ * stub (an IRELATIVE slot) is named after its resolver's symbol. */
+static const struct fgt_func *plt_func(struct fgt_symbolizer *s,
+				       const struct fgt_module *m, Dwfl_Module *mod,
+				       uint64_t addr)
+{
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	if (!elf)
+		return NULL;
+	struct fgt_plt *p = fgt_hashmap_get(&s->plts, m->id);
+	if (!p) {
+		/* One allocation: the owned list frees it with the rest. */
+		if (fgt_plt_read(elf, &p) < 0 || !own(s, p) ||
+		    fgt_hashmap_put(&s->plts, m->id, p) < 0)
+			return NULL;
+	}
+	const struct fgt_plt_stub *st = fgt_plt_find(p, addr - bias);
+	if (!st)
+		return NULL;
+	uint64_t key = func_key(m, FGT_FUNC_FUNCTION, (st->start + bias) | (1ull << 62));
+	struct fgt_func *f = fgt_hashmap_get(&s->funcs, key);
+	if (f)
+		return f;
+	char anon[32];
+	const char *base = st->name;
+	GElf_Off off;
+	GElf_Sym sym;
+	if (!base) {
+		base = dwfl_module_addrinfo(mod, st->target + bias, &off, &sym, NULL, NULL,
+					    NULL);
+		if (base && off != 0)
+			base = NULL;
+	}
+	if (!base || !*base) {
+		snprintf(anon, sizeof(anon), "*ABS*+0x%" PRIx64, st->target);
+		base = anon;
+	}
+	char raw[512];
+	snprintf(raw, sizeof(raw), "%s@plt", base);
+	f = new_func(s, key, FGT_FUNC_FUNCTION, raw, m, NULL, 0);
+	char *d = f ? demangle(s, base) : NULL;
+	if (d) {
+		char *full = NULL;
+		if (asprintf(&full, "%s@plt", d) >= 0 && own(s, full))
+			f->name = full;
+		free(d);
+	} else if (f) {
+		f->name = f->system_name; /* "name@plt" is no mangled name */
+	}
+	return f;
+}
+
 static const struct fgt_func *symtab_func(struct fgt_symbolizer *s,
 					  const struct fgt_module *m, Dwfl_Module *mod,
 					  uint64_t addr)
 {
+	const struct fgt_func *plt = plt_func(s, m, mod, addr);
+	if (plt)
+		return plt;
 	GElf_Off off;
 	GElf_Sym sym;
 	const char *name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);

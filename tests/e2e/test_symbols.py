@@ -579,8 +579,9 @@ def test_frames_without_symbols_read_module_offset_or_unknown():
     app_frames = [name for _, _, st in stacks(events) for name, _, a in st
                   if a.get("module") == "app"]
     assert app_frames, "no frame of the stripped program in the trace"
-    bad = sorted({n for n in app_frames
-                  if not (HEX_NAME.match(n) and HEX_NAME.match(n)["module"] == "app")})
+    # PLT stubs keep their names: they come from the dynamic relocations.
+    bad = sorted({n for n in app_frames if not n.endswith("@plt") and
+                  not (HEX_NAME.match(n) and HEX_NAME.match(n)["module"] == "app")})
     assert not bad, f"frames of the stripped program not named app+0x...: {bad}"
 
     events = traced_capture("jitmap", ["nomap"], d,
@@ -591,7 +592,90 @@ def test_frames_without_symbols_read_module_offset_or_unknown():
     assert "module" not in found[1][2], f"[unknown] has a module: {found[1][2]}"
 
 
-# ---- 6. what symbolization costs ---------------------------------------------
+# ---- 6. PLT stubs ------------------------------------------------------------
+
+PLT_DIR = ROOT / "tests" / "targets" / "plt"
+
+# How each build lays out the stub that calls plt_callee: (section, flags).
+# A .plt.got stub (a function whose address is also taken) is decoded the
+# same way; unit/test_plt checks one, since where its samples land depends on
+# the processor more than on the program.
+PLT_LAYOUTS = {
+    "lazy binding": (".plt", []),
+    "bind now": (".plt", ["-Wl,-z,now"]),
+    "IBT": (".plt.sec", ["-fcf-protection=full", "-Wl,-z,ibtplt"]),
+}
+
+
+def stub_section(exe):
+    """The section of exe that holds plt_callee@plt, as objdump sees it."""
+    dump = run_tool(["objdump", "-d", "-j", ".plt", "-j", ".plt.got", "-j", ".plt.sec",
+                     exe], "disassemble the PLT")
+    section = None
+    for line in dump.splitlines():
+        m = re.match(r"Disassembly of section (\S+):", line)
+        if m:
+            section = m[1]
+        elif "<plt_callee@plt>:" in line:
+            return section
+    return None
+
+
+def test_plt_stubs_are_named_after_their_symbol():
+    # A tight loop of calls into a library: a sample in the stub, in each
+    # layout of the PLT, is plt_callee@plt under its caller, with or without
+    # the program's symbol table (its name comes from the relocations).
+    d = tmpdir()
+    lib = d / "libcallee.so"
+    run_tool(["gcc", "-O2", "-g", "-shared", "-fPIC", "-o", lib, PLT_DIR / "callee.c"],
+             "build the library")
+    tried, seen = [], {}
+    for layout, (section, flags) in PLT_LAYOUTS.items():
+        exe = d / ("loop-" + layout.replace(" ", "-"))
+        try:
+            run_tool(["gcc", "-O2", "-g", *flags, "-o", exe, PLT_DIR / "pltloop.c",
+                      f"-L{d}", "-lcallee", f"-Wl,-rpath,{d}"], f"build the {layout} loop")
+        except AssertionError:
+            if layout == "IBT":
+                continue  # a compiler without -fcf-protection
+            raise
+        made = stub_section(exe)
+        if made != section:
+            assert layout == "IBT", f"{layout}: the stub is in {made}, expected {section}"
+            continue  # a linker without IBT PLTs
+        tried.append(layout)
+        for build in ("unstripped", "stripped"):
+            prog = exe if build == "unstripped" else strip_all(exe, d / f"{exe.name}-s")
+            label = f"{layout} ({section}), {build}"
+            # How many samples land in the stub depends on the processor and
+            # on the build's layout: some builds spend next to no time there
+            # in run after run. Every capture must name all the program's
+            # frames; some build must show the stub.
+            for _ in range(3):
+                events = capture(d, f"{prog.name}.json", ["-F", 999, "--", prog, 300])
+                in_stub = [st for _, _, st in stacks(events)
+                           if st[-1][0] == "plt_callee@plt"]
+                if build == "unstripped":
+                    unnamed = [n for n in leaf_names(events, prog.name)
+                               if HEX_NAME.match(n)]
+                    assert not unnamed, f"{label}: frames without a name: {unnamed}"
+                if in_stub:
+                    break
+            if in_stub:
+                seen.setdefault(build, []).append(layout)
+            for st in in_stub:
+                assert st[-1][2].get("module") == prog.name, f"{label}: {st[-1]}"
+                caller = st[-2][0] if len(st) > 1 else None
+                ok = caller == "spin" if build == "unstripped" else \
+                    bool(caller and HEX_NAME.match(caller))
+                assert ok, f"{label}: plt_callee@plt called from {caller}"
+    assert len(tried) >= 2, f"only these PLT layouts were built: {tried}"
+    for build in ("unstripped", "stripped"):
+        assert seen.get(build), (f"no {build} build of {tried} showed a frame "
+                                 f"plt_callee@plt in 3 runs each")
+
+
+# ---- 7. what symbolization costs ---------------------------------------------
 
 def test_symbolization_cost():
     d = tmpdir()
