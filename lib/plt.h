@@ -29,8 +29,9 @@ struct fgt_plt_stub {
 
 struct fgt_plt; /* owns its stubs and their names */
 
-/* Reads elf's stubs into *out (an empty table when it has none). The table
- * does not refer to elf once read. Returns 0, or -ENOMEM. */
+/* Reads elf's stubs into *out: an empty table when it has none, and when elf
+ * is NULL or not an x86-64 file. The table does not refer to elf once read;
+ * it is one allocation (fgt_plt_free is free). Returns 0, or -ENOMEM. */
 int fgt_plt_read(Elf *elf, struct fgt_plt **out);
 void fgt_plt_free(struct fgt_plt *p);
 
