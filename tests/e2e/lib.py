@@ -312,6 +312,15 @@ def load_trace(path, partial=False):
     return parse_trace(read_text(path, partial), partial)
 
 
+def trace_so_far(path):
+    """The events of a trace fgtrace is still writing at path; [] while the
+    file is missing or holds no whole event yet."""
+    try:
+        return load_trace(path, partial=True)
+    except (AssertionError, ValueError, FileNotFoundError):
+        return []
+
+
 class Span(namedtuple("Span", "name cat begin end depth args")):
     """One B/E pair: begin and end in µs, depth 0 for a root frame. Fields can
     also be read by key, s["begin"]."""

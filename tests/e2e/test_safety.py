@@ -15,8 +15,8 @@ import tefcheck
 from lib import (ROOT, Skip, figure, fgtrace_meta, load_trace, ns_to_trace_us, proc_bytes,
                  proc_state, process_names, read_line, run_count, start_fgtrace,
                  start_target, status_field, stop_target, target, thread_cpu_ns,
-                 thread_ids, thread_names, thread_spans, thread_states, tmpdir, tracer_pid,
-                 untraced_problems, wait_for)
+                 thread_ids, thread_names, thread_spans, thread_states, tmpdir, trace_so_far,
+                 tracer_pid, untraced_problems, wait_for)
 
 TIMEOUT = 60
 HZ = 999
@@ -189,13 +189,9 @@ def wait_on_timeline(out, tid, timeout=10):
     """Waits until the trace being written at out has a span for tid: the
     warm-up round is over and the timeline has begun. Events before that are
     not on it."""
-    def begun():
-        try:
-            events = load_trace(out, partial=True)
-        except (AssertionError, ValueError, FileNotFoundError):
-            return False
-        return any(e.get("ph") == "B" and e.get("tid") == tid for e in events)
-    wait_for(begun, timeout, f"thread {tid} on the timeline in {out}")
+    wait_for(lambda: any(e.get("ph") == "B" and e.get("tid") == tid
+                         for e in trace_so_far(out)),
+             timeout, f"thread {tid} on the timeline in {out}")
 
 
 def spinning(pid, tid, cpu_ns=20_000_000, timeout=5):
@@ -907,10 +903,7 @@ def test_hostile_thread_and_process_names():
 
 
 def names_in(out):
-    try:
-        return thread_names(load_trace(out, partial=True))
-    except (AssertionError, ValueError):
-        return {}
+    return thread_names(trace_so_far(out))
 
 
 def test_hostile_names_renamed_during_capture():

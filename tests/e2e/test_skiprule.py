@@ -10,9 +10,8 @@ import re
 
 import tefcheck
 from lib import (fgtrace_meta, figure, load_trace, ns_to_trace_us, proc_state, read_line,
-                 read_truth,
-                 run_count, run_fgtrace, start_target, status_field, stop_target, target,
-                 thread_ids, thread_spans, tmpdir, wait_for)
+                 read_truth, run_count, run_fgtrace, start_target, status_field,
+                 stop_target, target, thread_ids, thread_spans, tmpdir, wait_for)
 
 PTRACE_CONT = 7
 PTRACE_DETACH = 17

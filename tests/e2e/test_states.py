@@ -5,7 +5,8 @@ import subprocess
 
 import tefcheck
 from lib import (FGTRACE, fgtrace_meta, tracer_pid, wait_for, load_trace, read_truth, run_fgtrace, spans,
-                 read_line, start_fgtrace, start_target, target, thread_names, tmpdir)
+                 read_line, start_fgtrace, start_target, target, thread_names, tmpdir,
+                 trace_so_far)
 
 EXPECTED = {
     "busy_phase": ("running",),
@@ -119,14 +120,6 @@ def test_state_frames_leaf_and_none():
         {s["name"] for s in roots if s["cat"] != "state"}
 
 
-def names_so_far(out):
-    """tid -> name in the trace being written at out."""
-    try:
-        return thread_names(load_trace(out, partial=True))
-    except (AssertionError, ValueError, FileNotFoundError):
-        return {}
-
-
 def test_thread_start_rename_exit():
     p = start_target("lifecycle")
     d = tmpdir()
@@ -139,7 +132,7 @@ def test_thread_start_rename_exit():
         assert read_line(p).strip() == "born"
         # The rename must come after the trace has the first name: a name
         # first read after it has no rename to show.
-        wait_for(lambda: "born" in names_so_far(d / "l.json").values(), 10,
+        wait_for(lambda: "born" in thread_names(trace_so_far(d / "l.json")).values(), 10,
                  "the thread's first name in the trace")
         p.stdin.write("rename\n")
         p.stdin.flush()
