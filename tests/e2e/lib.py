@@ -4,6 +4,7 @@ programs and read the real output. Standard library only.
 Synchronisation is never a blind sleep: targets print a "ready" line when they
 are in place, and anything else is polled from /proc with a deadline."""
 import atexit
+import ctypes
 import gzip
 import json
 import math
@@ -186,6 +187,30 @@ def tracer_pid(pid, tid=None):
     return tracer
 
 
+PTRACE_CONT = 7
+PTRACE_DETACH = 17
+PTRACE_SEIZE = 0x4206
+PTRACE_INTERRUPT = 0x4207
+WALL = 0x40000000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.ptrace.restype = ctypes.c_long
+_libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+
+
+def ptrace(req, tid, data=0):
+    """One ptrace request from the test itself; raises OSError on failure."""
+    if _libc.ptrace(req, tid, None, ctypes.c_void_p(data)) < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"ptrace({req:#x}, {tid}): {os.strerror(e)}")
+
+
+def wait_stop(tid):
+    """Waits for a thread the test traces to report a stop."""
+    _, status = os.waitpid(tid, WALL)
+    assert os.WIFSTOPPED(status), f"thread {tid}: wait status {status:#x}, not a stop"
+
+
 def run_count(pid, tid):
     """How many times the thread was switched in (schedstat field 3)."""
     return int(proc_bytes(pid, tid, "schedstat").split()[2])
@@ -319,6 +344,22 @@ def trace_so_far(path):
         return load_trace(path, partial=True)
     except (AssertionError, ValueError, FileNotFoundError):
         return []
+
+
+def wait_on_timeline(out, tid, timeout=10):
+    """Waits until the trace being written at out has a span for tid: the
+    warm-up round is over and the timeline has begun. Events before that are
+    not on it."""
+    wait_for(lambda: any(e.get("ph") == "B" and e.get("tid") == tid
+                         for e in trace_so_far(out)),
+             timeout, f"thread {tid} on the timeline in {out}")
+
+
+def spinning(pid, tid, cpu_ns=20_000_000, timeout=5):
+    """Waits until the thread has used cpu_ns more CPU: it runs."""
+    start = thread_cpu_ns(pid, tid)
+    wait_for(lambda: thread_cpu_ns(pid, tid) >= start + cpu_ns, timeout,
+             f"thread {tid} of {pid} to run again ({cpu_ns / 1e6:.0f} ms of CPU)")
 
 
 class Span(namedtuple("Span", "name cat begin end depth args")):

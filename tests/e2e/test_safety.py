@@ -12,11 +12,11 @@ import time
 from collections import Counter
 
 import tefcheck
-from lib import (ROOT, Skip, figure, fgtrace_meta, load_trace, ns_to_trace_us, proc_bytes,
-                 proc_state, process_names, read_line, run_count, start_fgtrace,
-                 start_target, status_field, stop_target, target, thread_cpu_ns,
-                 thread_ids, thread_names, thread_spans, thread_states, tmpdir, trace_so_far,
-                 tracer_pid, untraced_problems, wait_for)
+from lib import (ROOT, Skip, figure, fgtrace_meta, load_trace, ns_to_trace_us, proc_state,
+                 process_names, read_line, run_count, spinning, start_fgtrace, start_target,
+                 status_field, stop_target, target, thread_cpu_ns, thread_ids, thread_names,
+                 thread_spans, thread_states, tmpdir, trace_so_far, tracer_pid,
+                 untraced_problems, wait_for, wait_on_timeline)
 
 TIMEOUT = 60
 HZ = 999
@@ -183,22 +183,6 @@ def tid_named(pid, name):
             if fh.read().rstrip(b"\n") == name.encode():
                 return t
     raise AssertionError(f"process {pid} has no thread named {name!r}")
-
-
-def wait_on_timeline(out, tid, timeout=10):
-    """Waits until the trace being written at out has a span for tid: the
-    warm-up round is over and the timeline has begun. Events before that are
-    not on it."""
-    wait_for(lambda: any(e.get("ph") == "B" and e.get("tid") == tid
-                         for e in trace_so_far(out)),
-             timeout, f"thread {tid} on the timeline in {out}")
-
-
-def spinning(pid, tid, cpu_ns=20_000_000, timeout=5):
-    """Waits until the thread has used cpu_ns more CPU: it runs."""
-    start = thread_cpu_ns(pid, tid)
-    wait_for(lambda: thread_cpu_ns(pid, tid) >= start + cpu_ns, timeout,
-             f"thread {tid} of {pid} to run again ({cpu_ns / 1e6:.0f} ms of CPU)")
 
 
 # ---- signals to the target ---------------------------------------------------

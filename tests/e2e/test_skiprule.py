@@ -4,36 +4,14 @@ kernel with ptrace from the test itself, and its safe side, seen from the
 target: a thread that keeps running is stopped on (nearly) every tick, a
 thread asleep for good is not stopped again, nor one back in a call a stop
 resumed, and a thread that left its call in the switch-in a resume gave it is."""
-import ctypes
 import os
 import re
 
 import tefcheck
-from lib import (fgtrace_meta, figure, load_trace, ns_to_trace_us, proc_state, read_line,
+from lib import (PTRACE_CONT, PTRACE_DETACH, PTRACE_INTERRUPT, PTRACE_SEIZE, fgtrace_meta,
+                 figure, load_trace, ns_to_trace_us, proc_state, ptrace, read_line,
                  read_truth, run_count, run_fgtrace, start_target, status_field,
-                 stop_target, target, thread_ids, thread_spans, tmpdir, wait_for)
-
-PTRACE_CONT = 7
-PTRACE_DETACH = 17
-PTRACE_SEIZE = 0x4206
-PTRACE_INTERRUPT = 0x4207
-WALL = 0x40000000
-
-libc = ctypes.CDLL(None, use_errno=True)
-libc.ptrace.restype = ctypes.c_long
-libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
-
-
-def ptrace(req, tid, data=0):
-    if libc.ptrace(req, tid, None, ctypes.c_void_p(data)) < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"ptrace({req:#x}, {tid}): {os.strerror(e)}")
-
-
-def wait_stop(tid):
-    _, status = os.waitpid(tid, WALL)
-    assert os.WIFSTOPPED(status), f"thread {tid}: wait status {status:#x}, not a stop"
-
+                 stop_target, target, thread_ids, thread_spans, tmpdir, wait_for, wait_stop)
 
 def named(pid, name):
     for tid in thread_ids(pid):
