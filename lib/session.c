@@ -691,6 +691,7 @@ static void *tracer_main(void *arg)
 		snprintf(r->err, r->errlen, "timerfd: %s", strerror(-rc));
 	if (rc == 0) {
 		/* After the fork of a command: it must not inherit any of it. */
+		pthread_setname_np(pthread_self(), "fgtrace-tracer");
 		fgt_prio_raise(s->cfg.priority, now_ns());
 		rc = run_loop(s, r->progress, r->ctx);
 		if (rc < 0)

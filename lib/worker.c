@@ -509,6 +509,7 @@ static void *worker_main(void *arg)
 	struct fgt_worker *w = arg;
 	struct fgt_snapshot *s;
 	char name[64];
+	pthread_setname_np(pthread_self(), "fgtrace-worker"); /* for top -H, ps -L */
 	/* At nice 0 the worker fell behind when the target's busy threads
 	 * outnumbered the cores, and samples were dropped (bench target c,
 	 * 999 Hz: up to 2994 dropped in 5 s); niced to 5 it starved. Raised,

@@ -4,7 +4,7 @@ cannot take its CPU; a tracer that needs more than half a CPU, or runs 100 ms
 without sleeping, goes back to the fair scheduler. The worker thread runs at
 nice -5, so that it keeps up when the target's threads take every CPU. The
 target's threads are never touched. Run as root: without the privilege these
-tests skip."""
+tests skip. The two threads are named for what they do, privilege or not."""
 import os
 
 from lib import (Skip, assert_running_untraced, fgtrace_meta, load_trace, run_fgtrace,
@@ -152,3 +152,27 @@ def test_tracer_over_budget_leaves_realtime():
         assert_running_untraced(spin.pid)
     finally:
         stop_target(spin)
+
+
+def test_own_threads_are_named():
+    # In top -H or ps -L, fgtrace's two working threads say what they are.
+    spin = start_target("spinner", ["2"])
+    try:
+        d = tmpdir()
+        p = start_fgtrace(["-q", "-F", "99", "-d", "1s", "-p", spin.pid,
+                           "-o", d / "t.json"])
+        wait_for(lambda: p.poll() is not None or timer_armed(p.pid), timeout=10,
+                 what="fgtrace's timer to run")
+        tracer = int(status_field(spin.pid, "TracerPid"))
+        names = {}
+        for tid in thread_ids(p.pid):
+            with open(f"/proc/{p.pid}/task/{tid}/comm") as f:
+                names[tid] = f.read().strip()
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, f"fgtrace exited {p.returncode}: {err}"
+    finally:
+        stop_target(spin)
+    assert names.get(tracer) == "fgtrace-tracer", names
+    others = {n for t, n in names.items() if t not in (p.pid, tracer)}
+    assert others == {"fgtrace-worker"}, names
+    assert names[p.pid] == "fgtrace", names
