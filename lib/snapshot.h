@@ -23,6 +23,8 @@ enum fgt_snap_kind {
 	FGT_SNAP_THREAD_NEW,  /* a thread appeared (attach, clone) */
 	FGT_SNAP_THREAD_EXIT, /* a thread is gone; close its spans at its last sample */
 	FGT_SNAP_EXEC,	      /* the process called exec: new image, old threads gone */
+	FGT_SNAP_GAP,	      /* the capture ends while the thread's samples are lost
+			       * (gap, gap_ns): its spans end there, not at the end */
 };
 
 #define FGT_THREAD_BORN 1
@@ -41,6 +43,11 @@ struct fgt_snapshot {
 	bool stack_cut; /* the copy stopped at the size cap, not at the mapping end */
 	bool jobstop;	/* taken at a job-control stop */
 	bool warmup;	/* of the warm-up round: load symbols, show nothing */
+	/* SAMPLE, REUSED, JOBSTOP, BLOCKED, GAP: the thread ran, and then lost its
+	 * samples of two ticks or more (a drop, a round cut short), the first
+	 * of them dated gap_ns: where it was in between is not known. */
+	bool gap;
+	uint64_t gap_ns;
 	long
 	    exit_status; /* THREAD_EXIT: wait status; EXEC: former tid;
 			  * THREAD_NEW: FGT_THREAD_BORN when created during the capture */

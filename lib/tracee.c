@@ -85,6 +85,8 @@ struct thread {
 	uint32_t ticks_waited;	   /* ticks that passed while its stop was pending */
 	bool warm_interrupt;	   /* the pending stop is of the warm-up round */
 	uint64_t seen_ns;	   /* when its stop was reaped */
+	uint32_t lost_ticks;	   /* ticks it ran, and lost a sample, since its last */
+	uint64_t lost_ns;	   /* ... the first of them (ns since start) */
 	struct fgt_snapshot *snap; /* buffer for the pending stop */
 	/* When stopped_blocked: the call the resume makes again. */
 	struct fgt_proc_syscall stop_call;
@@ -102,8 +104,9 @@ struct fgt_tracee {
 	pid_t *todo; /* threads still to stop in this round */
 	size_t n_todo, todo_pos, todo_cap;
 	size_t n_inflight;
-	bool round_short; /* a thread of this round got no sample (a drop) */
-	bool warming;	  /* the current round is the warm-up round */
+	bool round_short;      /* a thread of this round got no sample (a drop) */
+	bool warming;	       /* the current round is the warm-up round */
+	uint64_t tick_ns;      /* when the current round's tick came (ns since start) */
 	uint64_t reap_ewma_ns; /* recent interrupt-to-stop times, averaged */
 	bool leader_exited;
 	int leader_status;
@@ -437,6 +440,25 @@ int fgt_tracee_exec_error(struct fgt_tracee *t)
 
 /* ---- sampling ------------------------------------------------------------ */
 
+/* The thread ran since its last sample, and the round of t->tick_ns takes
+ * none of it. */
+static void lose_sample(struct fgt_tracee *t, struct thread *th)
+{
+	if (!th->lost_ticks++)
+		th->lost_ns = t->tick_ns;
+}
+
+/* Hands the samples the thread lost over with its next snapshot, for the
+ * timeline to show a gap there rather than its last stack. One lost tick is
+ * let pass: the timeline then moves on a tick late, as at half the rate,
+ * where a gap would split every span the thread is in. */
+static void hand_over_gap(struct thread *th, struct fgt_snapshot *s)
+{
+	s->gap = th->lost_ticks >= 2;
+	s->gap_ns = th->lost_ns;
+	th->lost_ticks = 0;
+}
+
 static void record_held(struct fgt_tracee *t, uint64_t held)
 {
 	t->stats.held_total_ns += held;
@@ -577,6 +599,7 @@ static void finish_sample(struct fgt_tracee *t, struct thread *th, struct fgt_sn
 	if (th->stopped_blocked)
 		call_to_restart(&s->regs, &th->stop_call);
 	t->stats.stops++;
+	hand_over_gap(th, s);
 	fgt_queue_push(t->queue, s, false);
 }
 
@@ -597,6 +620,7 @@ static void push_reuse(struct fgt_tracee *t, struct thread *th, enum fgt_snap_ki
 	s->tid = th->tid;
 	s->ts_ns = since_start(t, now_ns());
 	s->warmup = t->warming;
+	hand_over_gap(th, s);
 	fgt_queue_push(t->queue, s, false);
 	if (kind == FGT_SNAP_REUSED)
 		t->stats.reused++;
@@ -626,6 +650,7 @@ static bool push_blocked(struct fgt_tracee *t, struct thread *th)
 	s->tid = th->tid;
 	s->ts_ns = since_start(t, now_ns());
 	s->regs.orig_rax = (unsigned long)nr;
+	hand_over_gap(th, s);
 	fgt_queue_push(t->queue, s, false);
 	t->stats.blocked++;
 	return true;
@@ -726,6 +751,11 @@ size_t fgt_tracee_tick(struct fgt_tracee *t, bool warmup)
 	 * or frozen by an interrupt, before this tick. */
 	if (t->stats.ticks > 1 && (t->todo_pos < t->n_todo || t->round_short))
 		t->stats.ticks_late++;
+	/* Threads the late round did not reach ran, and have no sample of it. */
+	for (size_t i = t->todo_pos; i < t->n_todo; i++)
+		if ((th = fgt_tidmap_get(&t->threads, t->todo[i])) && th->state == TH_RUNNING)
+			lose_sample(t, th);
+	t->tick_ns = since_start(t, now_ns());
 	t->round_short = false;
 	t->n_todo = t->todo_pos = 0;
 	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
@@ -832,6 +862,7 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 	if (!th->asleep_seen_ns)
 		th->asleep_seen_ns = now;
 	t->stats.unstopped++;
+	hand_over_gap(th, s);
 	fgt_queue_push(t->queue, s, false);
 	return true;
 }
@@ -842,6 +873,7 @@ static void interrupt(struct fgt_tracee *t, struct thread *th)
 	if (!th->snap) {
 		t->stats.drops++;
 		t->round_short = true;
+		lose_sample(t, th);
 		return;
 	}
 	if (sample_asleep(t, th))
@@ -1247,6 +1279,16 @@ int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms)
 {
 	struct thread *th;
 	int rc = 0;
+	/* Samples lost up to the end leave no snapshot to report them: say so. */
+	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
+		if (th->lost_ticks < 2)
+			continue;
+		struct fgt_snapshot *s = new_event(t, FGT_SNAP_GAP, th->tid, 0);
+		if (s) {
+			hand_over_gap(th, s);
+			fgt_queue_push(t->queue, s, false);
+		}
+	}
 	t->n_todo = t->todo_pos = 0;
 	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
 		if (th->snap) {

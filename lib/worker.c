@@ -37,6 +37,7 @@ struct wthread {
 	long syscall; /* last syscall number seen (for restart_syscall) */
 	const struct fgt_func *last_state;
 	bool unshown; /* last_state and stack come from the warm-up round */
+	bool gapped;  /* spans ended by lost samples; the next sample reopens them */
 	long wait_nr; /* syscall and first argument of wait_state */
 	uint64_t wait_arg;
 	const struct fgt_func *wait_state; /* cached: describing it reads /proc */
@@ -261,7 +262,8 @@ static void drop_thread(struct fgt_worker *w, struct wthread *t)
 	show_warmup(w, t);
 	/* Its spans close at its last sample: after that nothing is known. */
 	close_thread(w, t, t->last_ts);
-	count_running(w, t->unshown ? NULL : t->last_state, NULL, t->last_ts);
+	count_running(w, t->unshown || t->gapped ? NULL : t->last_state, NULL,
+		      t->last_ts);
 	fgt_tidmap_del(&w->threads, t->tid);
 	free(t);
 }
@@ -355,11 +357,28 @@ static void emit_sample(struct fgt_worker *w, struct wthread *t,
 	for (size_t i = 0; i < w->sinks->n; i++)
 		if (w->sinks->prof[i])
 			set_error(w, fgt_profile_add(w->sinks->prof[i], &si));
-	count_running(w, t->unshown ? NULL : t->last_state, state, ts);
+	count_running(w, t->unshown || t->gapped ? NULL : t->last_state, state, ts);
 	t->unshown = false;
+	t->gapped = false;
 	t->last_ts = ts;
 	t->last_state = state;
 	w->stats.samples++;
+}
+
+/* The thread ran, then lost samples (see struct fgt_snapshot, gap): its
+ * spans end where the loss began, and its next sample opens new ones.
+ * Nothing is shown in between, as nothing is known. */
+static void show_gap(struct fgt_worker *w, struct wthread *t,
+		     const struct fgt_snapshot *s)
+{
+	if (!s->gap || s->warmup || t->unshown || t->gapped || t->tl.n == 0)
+		return;
+	uint64_t ts = s->gap_ns > t->last_ts ? s->gap_ns : t->last_ts;
+	close_thread(w, t, ts);
+	count_running(w, t->last_state, NULL, ts);
+	t->gapped = true;
+	t->last_ts = ts;
+	w->stats.gaps++;
 }
 
 static void on_sample(struct fgt_worker *w, struct wthread *t,
@@ -405,6 +424,7 @@ static void on_sample(struct fgt_worker *w, struct wthread *t,
 		t->last_ts = s->ts_ns;
 		return;
 	}
+	show_gap(w, t, s);
 	emit_sample(w, t, state, s->ts_ns, s->ticks, true);
 	if (t1 - t->name_checked_ns > NAME_CHECK_NS)
 		check_name(w, t, t1);
@@ -423,8 +443,10 @@ static void on_reuse(struct fgt_worker *w, struct wthread *t,
 		t->last_state = state;
 		return;
 	}
+	show_gap(w, t, s);
 	/* The stack is unchanged; only a change of state (stopped) moves spans. */
-	emit_sample(w, t, state, s->ts_ns, s->ticks, state != t->last_state || t->unshown);
+	emit_sample(w, t, state, s->ts_ns, s->ticks,
+		    state != t->last_state || t->unshown || t->gapped);
 }
 
 static void on_exec(struct fgt_worker *w, const struct fgt_snapshot *s)
@@ -500,6 +522,10 @@ static void process(struct fgt_worker *w, const struct fgt_snapshot *s)
 	case FGT_SNAP_BLOCKED:
 		if ((t = fgt_tidmap_get(&w->threads, s->tid)))
 			on_reuse(w, t, s);
+		break;
+	case FGT_SNAP_GAP:
+		if ((t = fgt_tidmap_get(&w->threads, s->tid)))
+			show_gap(w, t, s);
 		break;
 	}
 }

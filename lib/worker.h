@@ -30,6 +30,7 @@ struct fgt_worker_stats {
 	uint64_t unwound;      /* stacks unwound */
 	uint64_t frames;       /* frames found by those unwinds */
 	uint64_t truncated;    /* stacks marked [truncated] */
+	uint64_t gaps;	       /* timeline gaps: a thread's samples were lost */
 	uint64_t unwind_ns;    /* time spent unwinding */
 	uint64_t remote_reads; /* code-memory reads from the target (page cache misses) */
 	uint64_t page_hits;    /* code-memory reads served from the page cache */

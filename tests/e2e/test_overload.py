@@ -3,11 +3,15 @@ a thread that waits for a CPU reaches it only when it next runs. The thread
 runs no user code in between, so its coming sample stands for every tick it
 waits through: each thread is counted once per tick, late or not. And an
 attach starts its clock only after a first round, so no tick is lost to the
-worker loading symbols."""
+worker loading symbols. A worker that falls behind costs samples, never the
+target's time, and the samples lost leave a gap on the timeline."""
 import os
+import signal
 
-from lib import (fgtrace_meta, figure, load_trace, read_text, run_fgtrace, start_target,
-                 stop_target, target, tmpdir)
+from lib import (PTRACE_DETACH, PTRACE_INTERRUPT, PTRACE_SEIZE, fgtrace_meta, figure,
+                 load_trace, proc_bytes, ptrace, read_text, run_fgtrace, spinning,
+                 start_fgtrace, start_target, status_field, stop_target, target, thread_ids,
+                 thread_spans, tmpdir, tracer_pid, wait_for, wait_on_timeline, wait_stop)
 
 
 def per_thread_counts(path):
@@ -63,3 +67,139 @@ def test_launch_has_no_warm_up():
                               str(target("exitcode")), "0"], timeout=60)
     assert rc == 0, f"fgtrace exited {rc}: {err}"
     assert fgtrace_meta(load_trace(d / "t.json"))["warmup_ns"] == 0
+
+
+
+def comm_of(pid, tid):
+    try:
+        return proc_bytes(pid, tid, "comm").decode(errors="replace").strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def thread_named(pid, name):
+    """The first thread of pid called name, or None."""
+    try:
+        tids = thread_ids(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return next((t for t in tids if comm_of(pid, t) == name), None)
+
+
+FUTEX = 202
+QUEUE_STACKS = 128  # lib/session.c: stack copies in flight
+
+
+def in_futex(pid, tid):
+    try:
+        return proc_bytes(pid, tid, "syscall").split()[0] == str(FUTEX).encode()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def freeze_idle(fg_pid, tid):
+    """Stops fgtrace's worker thread with ptrace while it waits for work, so
+    that it holds no lock the tracer needs, and the queue is empty."""
+    for _ in range(200):
+        wait_for(lambda: in_futex(fg_pid, tid), 5, "fgtrace's worker to wait for work")
+        ptrace(PTRACE_SEIZE, tid)
+        ptrace(PTRACE_INTERRUPT, tid)
+        wait_stop(tid)
+        if in_futex(fg_pid, tid):
+            return
+        ptrace(PTRACE_DETACH, tid)  # caught at work: let it go, and try again
+    raise AssertionError("could not catch fgtrace's worker waiting for work")
+
+
+def stops_of(pid, tid):
+    """A thread that never blocks is switched out voluntarily only by a stop."""
+    return int(status_field(pid, "voluntary_ctxt_switches", tid))
+
+
+def used_up(pid, tid):
+    """True once the thread was stopped for every stack copy the queue holds,
+    after a freeze of the worker with the queue empty (one copy at most may
+    have been taken before the count was read)."""
+    s0 = stops_of(pid, tid)
+    try:
+        wait_for(lambda: stops_of(pid, tid) - s0 >= QUEUE_STACKS - 3, 5,
+                 "the queue's stack copies to be used up")
+        return True
+    except AssertionError:
+        return False
+
+
+def lose_samples(end_while_frozen):
+    """Freezes fgtrace's worker (a ptrace stop of that one thread) while
+    "alternator" changes its stack every 2 ms. Once the thread was stopped
+    for every stack copy the queue holds, none is left: 300 ms of its CPU
+    time pass unsampled. Then the worker goes on, and the capture ends; or,
+    with end_while_frozen, the capture ends first. Returns the metadata and
+    the thread's phase spans."""
+    hz = 999
+    d = tmpdir()
+    out = d / "t.json"
+    tgt = start_target("alternate")
+    frozen = None
+    try:
+        alt = thread_named(tgt.pid, "alternator")
+        p = start_fgtrace(["-q", "-F", hz, "-p", tgt.pid, "-o", out])
+        wait_on_timeline(out, alt)
+        fg_worker = thread_named(p.pid, "fgtrace-worker")
+        assert fg_worker, f"no fgtrace-worker among {thread_ids(p.pid)}"
+        for _ in range(5):
+            freeze_idle(p.pid, fg_worker)
+            frozen = fg_worker
+            if used_up(tgt.pid, alt):
+                break
+            # Caught waiting for the queue's lock, copies still queued: again.
+            ptrace(PTRACE_DETACH, fg_worker)
+            frozen = None
+        assert frozen, "the thread was not stopped for every stack copy the queue holds"
+        spinning(tgt.pid, alt, cpu_ns=300_000_000, timeout=30)
+        if end_while_frozen:
+            p.send_signal(signal.SIGINT)
+            wait_for(lambda: tracer_pid(tgt.pid, alt) == 0, 10, "fgtrace to detach")
+        ptrace(PTRACE_DETACH, fg_worker)
+        frozen = None
+        if not end_while_frozen:
+            spinning(tgt.pid, alt, cpu_ns=50_000_000, timeout=30)
+            p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if frozen:
+            ptrace(PTRACE_DETACH, frozen)
+        stop_target(tgt)
+    assert p.returncode == 0, f"fgtrace exited {p.returncode}: {err.strip()!r}"
+    events = load_trace(out)
+    ss = [s for s in thread_spans(events, alt) if s.name in ("phase_a", "phase_b")]
+    return fgtrace_meta(events), ss
+
+
+def check_no_stretch(meta, ss, what):
+    longest = max(ss, key=lambda s: s.dur)
+    figure(f"{what}: {meta['dropped']} samples dropped, {meta['timeline_gaps']} gaps, "
+           f"longest phase span {longest.dur / 1000:.1f} ms ({len(ss)} spans)")
+    assert meta["dropped"] > 0, "no sample was dropped: the test did not make the case"
+    assert meta["timeline_gaps"] >= 1, meta
+    # Each phase lasts 2 ms; one may last longer while the thread waits for a
+    # CPU, never the 300 ms it went unsampled.
+    assert longest.dur < 100_000, \
+        (f"{longest.name} spans {longest.begin / 1000:.1f}..{longest.end / 1000:.1f} ms: "
+         f"the last stack before the loss, stretched over it")
+
+
+def test_lost_samples_leave_a_gap_not_the_last_stack():
+    # A worker that falls behind makes the tracer drop samples: the target
+    # never waits for it. A thread that ran and then lost its samples is not
+    # known to be where it was: its track shows nothing there, and never its
+    # last stack stretched over what it did meanwhile.
+    meta, ss = lose_samples(end_while_frozen=False)
+    check_no_stretch(meta, ss, "samples lost, then taken again")
+
+
+def test_samples_lost_until_the_end_leave_a_gap():
+    # The same when the capture ends before any sample comes after the loss:
+    # the thread's spans end where it began, not at the end of the capture.
+    meta, ss = lose_samples(end_while_frozen=True)
+    check_no_stretch(meta, ss, "samples lost until the end")

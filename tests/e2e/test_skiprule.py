@@ -179,7 +179,7 @@ def test_thread_that_moved_on_in_its_one_switch_in_is_stopped_again():
     waiter = truth[0][1]
     ss = thread_spans(events, waiter)
     period_us = 1e6 / hz
-    moved = checked = 0
+    moved = checked = gaps = 0
     problems = []
     for i, (wait, _, t0, t1) in enumerate(truth):
         if wait != "wait_long":
@@ -192,21 +192,23 @@ def test_thread_that_moved_on_in_its_one_switch_in_is_stopped_again():
         if hi <= lo:
             continue
         checked += 1
-        for name in ("wait_long", "wait_short"):
-            got = sum(max(0.0, min(hi, s.end) - max(lo, s.begin))
-                      for s in ss if s.name == name)
-            want = hi - lo if name == "wait_long" else 0
-            if (name == "wait_long" and got < 0.9 * want) or \
-                    (name == "wait_short" and got > 0.1 * (hi - lo)):
-                problems.append(f"round {i} ({(t1 - t0) / 1e6:.1f} ms): {name} covers "
-                                f"{got / 1000:.1f} of its middle {(hi - lo) / 1000:.1f} ms")
+        cover = {name: sum(max(0.0, min(hi, s.end) - max(lo, s.begin))
+                           for s in ss if s.name == name)
+                 for name in ("waiter", "wait_long", "wait_short")}
+        # Samples lost while the worker was behind leave a gap (the
+        # waiter's root span ends): only what is shown is checked.
+        shown = cover["waiter"]
+        gaps += shown < 0.9 * (hi - lo)
+        if cover["wait_long"] < 0.9 * shown or cover["wait_short"] > 0.1 * (hi - lo):
+            problems.append(f"round {i} ({(t1 - t0) / 1e6:.1f} ms): of its middle "
+                            f"{(hi - lo) / 1000:.1f} ms, {shown / 1000:.1f} shown, "
+                            f"wait_long {cover['wait_long'] / 1000:.1f}, wait_short "
+                            f"{cover['wait_short'] / 1000:.1f}")
     figure(f"quietwake: {checked} wait_long rounds checked, {moved} of them begun "
-           f"in the switch-in after a stop")
-    assert checked >= 10, f"only {checked} wait_long rounds in {len(truth)}: {truth}"
+           f"in the switch-in after a stop, {gaps} partly lost ({meta['dropped']} samples "
+           f"dropped)")
+    assert checked - gaps >= 10, \
+        f"only {checked - gaps} wait_long rounds shown whole in {len(truth)}: {truth}"
     assert moved >= 3, (f"only {moved} wait_long rounds began right after a stop: "
                         f"the target did not make the case")
-    # One stale round in about 30 was seen once in some 120 runs, cause not
-    # yet found (the skip rule's fault gave 23 of 29): tolerated, reported.
-    stale = {p.split(" ")[1] for p in problems}
-    figure(f"quietwake: {len(stale)} stale rounds of {checked}")
-    assert len(stale) <= 1, "the waiter's stack is stale:\n  " + "\n  ".join(problems)
+    assert not problems, "the waiter's stack is stale:\n  " + "\n  ".join(problems)
