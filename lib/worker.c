@@ -535,7 +535,6 @@ static void *worker_main(void *arg)
 	struct fgt_worker *w = arg;
 	struct fgt_snapshot *s;
 	char name[64];
-	pthread_setname_np(pthread_self(), "fgtrace-worker"); /* for top -H, ps -L */
 	/* At nice 0 the worker fell behind when the target's busy threads
 	 * outnumbered the cores, and samples were dropped (bench target c,
 	 * 999 Hz: up to 2994 dropped in 5 s); niced to 5 it starved. Raised,
@@ -575,6 +574,8 @@ int fgt_worker_start(struct fgt_worker *w)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc)
 		return -rc;
+	/* Named before the capture starts, for top -H and ps -L. */
+	pthread_setname_np(w->thread, "fgtrace-worker");
 	w->started = true;
 	return 0;
 }
