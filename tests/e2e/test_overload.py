@@ -8,6 +8,7 @@ target's time, and the samples lost leave a gap on the timeline."""
 import os
 import signal
 
+import tefcheck
 from lib import (PTRACE_DETACH, PTRACE_INTERRUPT, PTRACE_SEIZE, fgtrace_meta, figure,
                  load_trace, proc_bytes, ptrace, read_text, run_fgtrace, spinning,
                  start_fgtrace, start_target, status_field, stop_target, target, thread_ids,
@@ -171,6 +172,7 @@ def lose_samples(end_while_frozen):
             ptrace(PTRACE_DETACH, frozen)
         stop_target(tgt)
     assert p.returncode == 0, f"fgtrace exited {p.returncode}: {err.strip()!r}"
+    tefcheck.check(out)
     events = load_trace(out)
     ss = [s for s in thread_spans(events, alt) if s.name in ("phase_a", "phase_b")]
     return fgtrace_meta(events), ss
