@@ -24,6 +24,7 @@ FGTRACE_COPY = BUILD / "fgtrace"
 TARGET = BUILD / "target"
 REFSAMPLER = BUILD / "refsampler"
 IPIPROBE = BUILD / "ipiprobe"
+STOPPROBE = BUILD / "stopprobe"
 RUNS = BUILD / "runs"
 
 # name, description, target arguments
@@ -380,6 +381,40 @@ def run_floor(target, hz, cfg):
     return w
 
 
+def run_stopfloor(target, hz, cfg):
+    """The stop floor: bench/stopprobe stops each busy thread with ptrace at
+    each tick and resumes it at once, with nothing copied. What that costs the
+    target is a floor for every sampler that stops a running thread."""
+    busy = [t for t in target.tids() if target.comm(t) == "busy"]
+    total = cfg.settle + cfg.window + cfg.tail
+    proc = subprocess.Popen([str(STOPPROBE), "-d", f"{total:.2f}", "-F", str(hz)]
+                            + [str(t) for t in busy],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"stopprobe did not start: {line!r} {proc.stderr.read()}")
+        time.sleep(cfg.settle)
+        cpu0, r0 = task_cpu_ns(proc.pid), target.snap()
+        time.sleep(cfg.window)
+        r1, cpu1 = target.snap(), task_cpu_ns(proc.pid)
+        out, err = proc.communicate(timeout=cfg.tail + 60)
+    finally:
+        stop_process(proc)
+    if proc.returncode != 0:
+        raise RuntimeError(f"stopprobe failed ({proc.returncode}): {err.strip()}")
+    st = json.loads(out.strip().splitlines()[-1])
+    w = window(r0, r1, (cpu1 - cpu0) / 1e9)
+    w.update({
+        "rounds_per_s": st["rounds"] / (st["duration_ns"] / 1e9),
+        "on_time": None,
+        "bytes_per_sample": None,
+        "samples": st["stops"],
+        "meta": st,
+    })
+    return w
+
+
 def run_baseline(target, cfg):
     r0 = target.snap()
     time.sleep(cfg.window)
@@ -402,6 +437,7 @@ def profilers(target):
     yield ("eu-stack", None)
     if target.membarrier:
         yield ("interrupt floor", FLOOR_HZ)
+    yield ("stop floor", FLOOR_HZ)
 
 
 def wait_quiet(target, what, max_wait=120.0):
@@ -451,6 +487,8 @@ def measure_target(name, args, cfg):
                 w = undisturbed(target, what, lambda: run_refsampler(target, hz, cfg))
             elif prof == "interrupt floor":
                 w = undisturbed(target, what, lambda: run_floor(target, hz, cfg))
+            elif prof == "stop floor":
+                w = undisturbed(target, what, lambda: run_stopfloor(target, hz, cfg))
             else:
                 w = undisturbed(target, what, lambda: run_eustack(target, cfg))
             res["baselines"].append(baseline())
@@ -610,6 +648,11 @@ def print_table(results, cfg):
             elif prof == "interrupt floor":
                 d = (f"{m['rounds']} membarrier calls (one interrupt of each CPU "
                      f"running a busy thread), missed ticks {m['missed']}")
+            elif prof == "stop floor":
+                d = (f"{m['stops']} stops of {m['threads']} busy thread(s) in "
+                     f"{m['rounds']} rounds, held mean "
+                     f"{m['held_ns_total'] / max(1, m['stops']) / 1000:.1f} us, "
+                     f"{m['failed']} failed")
             else:
                 d = (f"{m['runs']} runs, {m['wall_mean_ms']:.0f} ms each "
                      f"(max {m['wall_max_ms']:.0f} ms), {w['samples']} thread stacks")
@@ -629,11 +672,12 @@ def print_ratios(results):
     print()
     print("| target | Hz | throughput loss ref/fg | stall/sample ref/fg "
           "| stall/sample eu/fg | CPU ref/fg | CPU/sample eu/fg | idle wakeups fg/ref "
-          "| stall/sample eu/floor |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| stall/sample eu/floor | stall/sample eu/stop floor |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, _, _ in TARGETS:
         eu = find(results, name, "eu-stack", None)
         floor = find(results, name, "interrupt floor", FLOOR_HZ)
+        stopfloor = find(results, name, "stop floor", FLOOR_HZ)
         for hz in HZS:
             fg, ref = find(results, name, "fgtrace", hz), find(results, name,
                                                                 "reference", hz)
@@ -646,15 +690,17 @@ def print_ratios(results):
                   f"| {ratio_str(eu['stall_per_sample_us'], fgs, fgs_floored(fg))} "
                   f"| {ref['cpu'] / max(1e-6, fg['cpu']):.1f}× "
                   f"| {cpu_per_round(eu) / max(1e-12, cpu_per_round(fg)):.0f}× | {wake} "
-                  f"| {floor_ratio(eu, floor) if hz == FLOOR_HZ else ''} |")
+                  f"| {floor_ratio(eu, floor) if hz == FLOOR_HZ else ''} "
+                  f"| {floor_ratio(eu, stopfloor) if hz == FLOOR_HZ else ''} |")
 
 
 STALL_FLOOR_US = 0.1
 
 
 def floor_ratio(eu, floor):
-    """eu-stack's stall per sample over the interrupt floor's: the best ratio
-    that any sampler which stops a running thread could reach here."""
+    """eu-stack's stall per sample over a floor's (the interrupt floor's, or
+    the stop floor's): the best ratio that any sampler which stops a running
+    thread could reach here."""
     if floor is None:
         return "–"
     f = max(floor["stall_per_sample_us"], floor["stall_noise_us"], STALL_FLOOR_US)
@@ -728,11 +774,17 @@ def goals(results, rss):
         worst = max((find(results, name, "fgtrace", hz) for hz in HZS), key=fg_stall)
         r = eu["stall_per_sample_us"] / fg_stall(worst)
         floor = find(results, name, "interrupt floor", FLOOR_HZ)
+        stopfloor = find(results, name, "stop floor", FLOOR_HZ)
         why = ""
         if floor is not None:
             why = (f"; a bare interrupt of the thread's CPU costs it "
                    f"{floor['stall_per_sample_us']:.1f} ± {floor['stall_noise_us']:.1f} us "
                    f"here (eu-stack / that: {floor_ratio(eu, floor)})")
+        if stopfloor is not None:
+            why += (f"; a bare ptrace stop, nothing copied, "
+                    f"{stopfloor['stall_per_sample_us']:.1f} ± "
+                    f"{stopfloor['stall_noise_us']:.1f} us "
+                    f"(eu-stack / that: {floor_ratio(eu, stopfloor)})")
         check(r >= 100, f"per-sample stall ≥ 100× below eu-stack ({name})",
               f"eu-stack {eu['stall_per_sample_us']:.0f} us, fgtrace "
               f"{'≤ ' if fgs_floored(worst) else ''}{fg_stall(worst):.1f} us "
@@ -783,7 +835,7 @@ def main():
     cfg.settle = 0.3 if cfg.quick else 0.5
     cfg.tail = 0.7
     cfg.rss_at = (10, 60)
-    for exe in (FGTRACE, TARGET, REFSAMPLER, IPIPROBE):
+    for exe in (FGTRACE, TARGET, REFSAMPLER, IPIPROBE, STOPPROBE):
         if not os.access(exe, os.X_OK):
             sys.exit(f"bench: {exe.relative_to(ROOT)} missing: run `make build` and "
                      "`make -C bench` first")
