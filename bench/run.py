@@ -349,17 +349,18 @@ def run_eustack(target, cfg):
     return w
 
 
-def run_floor(target, hz, cfg):
-    """The interrupt floor: bench/ipiprobe interrupts the busy threads' CPUs at
-    each tick and does nothing else. What that costs the target is a floor for
-    every sampler that stops a running thread."""
+def run_probe(target, exe, hz, cfg, args=()):
+    """Runs a floor probe at hz for one window: exe -d SECONDS -F HZ [args],
+    which prints "ready" once in place and one JSON line of statistics at the
+    end. Returns the target's window and those statistics."""
     total = cfg.settle + cfg.window + cfg.tail
-    proc = subprocess.Popen([str(IPIPROBE), "-d", f"{total:.2f}", "-F", str(hz)],
+    proc = subprocess.Popen([str(exe), "-d", f"{total:.2f}", "-F", str(hz)]
+                            + [str(a) for a in args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
         if line.strip() != "ready":
-            raise RuntimeError(f"ipiprobe did not start: {line!r} {proc.stderr.read()}")
+            raise RuntimeError(f"{exe.name} did not start: {line!r} {proc.stderr.read()}")
         time.sleep(cfg.settle)
         cpu0, r0 = task_cpu_ns(proc.pid), target.snap()
         time.sleep(cfg.window)
@@ -368,16 +369,24 @@ def run_floor(target, hz, cfg):
     finally:
         stop_process(proc)
     if proc.returncode != 0:
-        raise RuntimeError(f"ipiprobe failed ({proc.returncode}): {err.strip()}")
+        raise RuntimeError(f"{exe.name} failed ({proc.returncode}): {err.strip()}")
     st = json.loads(out.strip().splitlines()[-1])
     w = window(r0, r1, (cpu1 - cpu0) / 1e9)
     w.update({
         "rounds_per_s": st["rounds"] / (st["duration_ns"] / 1e9),
         "on_time": None,
         "bytes_per_sample": None,
-        "samples": st["rounds"],
         "meta": st,
     })
+    return w, st
+
+
+def run_floor(target, hz, cfg):
+    """The interrupt floor: bench/ipiprobe interrupts the busy threads' CPUs at
+    each tick and does nothing else. What that costs the target is a floor for
+    every sampler that stops a running thread."""
+    w, st = run_probe(target, IPIPROBE, hz, cfg)
+    w["samples"] = st["rounds"]
     return w
 
 
@@ -386,32 +395,8 @@ def run_stopfloor(target, hz, cfg):
     each tick and resumes it at once, with nothing copied. What that costs the
     target is a floor for every sampler that stops a running thread."""
     busy = [t for t in target.tids() if target.comm(t) == "busy"]
-    total = cfg.settle + cfg.window + cfg.tail
-    proc = subprocess.Popen([str(STOPPROBE), "-d", f"{total:.2f}", "-F", str(hz)]
-                            + [str(t) for t in busy],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        if line.strip() != "ready":
-            raise RuntimeError(f"stopprobe did not start: {line!r} {proc.stderr.read()}")
-        time.sleep(cfg.settle)
-        cpu0, r0 = task_cpu_ns(proc.pid), target.snap()
-        time.sleep(cfg.window)
-        r1, cpu1 = target.snap(), task_cpu_ns(proc.pid)
-        out, err = proc.communicate(timeout=cfg.tail + 60)
-    finally:
-        stop_process(proc)
-    if proc.returncode != 0:
-        raise RuntimeError(f"stopprobe failed ({proc.returncode}): {err.strip()}")
-    st = json.loads(out.strip().splitlines()[-1])
-    w = window(r0, r1, (cpu1 - cpu0) / 1e9)
-    w.update({
-        "rounds_per_s": st["rounds"] / (st["duration_ns"] / 1e9),
-        "on_time": None,
-        "bytes_per_sample": None,
-        "samples": st["stops"],
-        "meta": st,
-    })
+    w, st = run_probe(target, STOPPROBE, hz, cfg, busy)
+    w["samples"] = st["stops"]
     return w
 
 
