@@ -220,6 +220,21 @@ def thread_ids(pid):
     return sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
 
 
+def thread_named(pid, name):
+    """The first thread of pid whose comm is name, or None."""
+    try:
+        tids = thread_ids(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    for tid in tids:
+        try:
+            if proc_bytes(pid, tid, "comm").decode(errors="replace").strip() == name:
+                return tid
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return None
+
+
 def thread_states(pid):
     """tid -> state letter, for the threads that still exist."""
     out = {}

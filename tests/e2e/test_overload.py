@@ -12,7 +12,8 @@ import tefcheck
 from lib import (PTRACE_DETACH, PTRACE_INTERRUPT, PTRACE_SEIZE, fgtrace_meta, figure,
                  load_trace, proc_bytes, ptrace, read_text, run_fgtrace, spinning,
                  start_fgtrace, start_target, status_field, stop_target, target, thread_ids,
-                 thread_spans, tmpdir, tracer_pid, wait_for, wait_on_timeline, wait_stop)
+                 thread_named, thread_spans, tmpdir, tracer_pid, wait_for, wait_on_timeline,
+                 wait_stop)
 
 
 def per_thread_counts(path):
@@ -68,23 +69,6 @@ def test_launch_has_no_warm_up():
                               str(target("exitcode")), "0"], timeout=60)
     assert rc == 0, f"fgtrace exited {rc}: {err}"
     assert fgtrace_meta(load_trace(d / "t.json"))["warmup_ns"] == 0
-
-
-
-def comm_of(pid, tid):
-    try:
-        return proc_bytes(pid, tid, "comm").decode(errors="replace").strip()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def thread_named(pid, name):
-    """The first thread of pid called name, or None."""
-    try:
-        tids = thread_ids(pid)
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return next((t for t in tids if comm_of(pid, t) == name), None)
 
 
 FUTEX = 202
@@ -144,6 +128,7 @@ def lose_samples(end_while_frozen):
     frozen = None
     try:
         alt = thread_named(tgt.pid, "alternator")
+        assert alt, f"no alternator among {thread_ids(tgt.pid)}"
         p = start_fgtrace(["-q", "-F", hz, "-p", tgt.pid, "-o", out])
         wait_on_timeline(out, alt)
         fg_worker = thread_named(p.pid, "fgtrace-worker")

@@ -11,14 +11,13 @@ import tefcheck
 from lib import (PTRACE_CONT, PTRACE_DETACH, PTRACE_INTERRUPT, PTRACE_SEIZE, fgtrace_meta,
                  figure, load_trace, ns_to_trace_us, proc_state, ptrace, read_line,
                  read_truth, run_count, run_fgtrace, start_target, status_field,
-                 stop_target, target, thread_ids, thread_spans, tmpdir, wait_for, wait_stop)
+                 stop_target, target, thread_named, thread_spans, tmpdir, wait_for, wait_stop)
+
 
 def named(pid, name):
-    for tid in thread_ids(pid):
-        with open(f"/proc/{pid}/task/{tid}/comm") as f:
-            if f.read().strip() == name:
-                return tid
-    raise AssertionError(f"no thread named {name} in {pid}")
+    tid = thread_named(pid, name)
+    assert tid, f"no thread named {name} in {pid}"
+    return tid
 
 
 def test_kernel_facts_of_the_rule():
