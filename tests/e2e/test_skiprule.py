@@ -194,8 +194,8 @@ def test_thread_that_moved_on_in_its_one_switch_in_is_stopped_again():
         cover = {name: sum(max(0.0, min(hi, s.end) - max(lo, s.begin))
                            for s in ss if s.name == name)
                  for name in ("waiter", "wait_long", "wait_short")}
-        # Samples lost while the worker was behind leave a gap (the
-        # waiter's root span ends): only what is shown is checked.
+        # Samples lost while the worker was behind leave a gap (all of the
+        # waiter's spans end): only what is shown is checked.
         shown = cover["waiter"]
         gaps += shown < 0.9 * (hi - lo)
         if cover["wait_long"] < 0.9 * shown or cover["wait_short"] > 0.1 * (hi - lo):
