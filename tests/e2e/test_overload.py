@@ -103,11 +103,13 @@ def stops_of(pid, tid):
 
 def used_up(pid, tid):
     """True once the thread was stopped for every stack copy the queue holds,
-    after a freeze of the worker with the queue empty (one copy at most may
-    have been taken before the count was read)."""
+    after a freeze of the worker with the queue empty: each stop takes one,
+    the one its pending interrupt holds included. False when that count is
+    not reached: the freeze caught copies still queued, or a stop taken
+    before the count was read."""
     s0 = stops_of(pid, tid)
     try:
-        wait_for(lambda: stops_of(pid, tid) - s0 >= QUEUE_STACKS - 3, 5,
+        wait_for(lambda: stops_of(pid, tid) - s0 >= QUEUE_STACKS, 5,
                  "the queue's stack copies to be used up")
         return True
     except AssertionError:
@@ -117,10 +119,10 @@ def used_up(pid, tid):
 def lose_samples(end_while_frozen):
     """Freezes fgtrace's worker (a ptrace stop of that one thread) while
     "alternator" changes its stack every 2 ms. Once the thread was stopped
-    for every stack copy the queue holds, none is left: 300 ms of its CPU
-    time pass unsampled. Then the worker goes on, and the capture ends; or,
-    with end_while_frozen, the capture ends first. Returns the metadata and
-    the thread's phase spans."""
+    for every stack copy the queue holds, none is left: the thread moves on
+    to phase_c, and 300 ms of its CPU time pass unsampled. Then the worker
+    goes on, and the capture ends; or, with end_while_frozen, the capture
+    ends first. Returns the metadata and the thread's phase spans."""
     hz = 999
     d = tmpdir()
     out = d / "t.json"
@@ -142,6 +144,8 @@ def lose_samples(end_while_frozen):
             ptrace(PTRACE_DETACH, fg_worker)
             frozen = None
         assert frozen, "the thread was not stopped for every stack copy the queue holds"
+        tgt.stdin.write("c\n")
+        tgt.stdin.flush()
         spinning(tgt.pid, alt, cpu_ns=300_000_000, timeout=30)
         if end_while_frozen:
             p.send_signal(signal.SIGINT)
@@ -159,18 +163,19 @@ def lose_samples(end_while_frozen):
     assert p.returncode == 0, f"fgtrace exited {p.returncode}: {err.strip()!r}"
     tefcheck.check(out)
     events = load_trace(out)
-    ss = [s for s in thread_spans(events, alt) if s.name in ("phase_a", "phase_b")]
+    ss = [s for s in thread_spans(events, alt) if s.name.startswith("phase_")]
     return fgtrace_meta(events), ss
 
 
 def check_no_stretch(meta, ss, what):
-    longest = max(ss, key=lambda s: s.dur)
+    ab = [s for s in ss if s.name in ("phase_a", "phase_b")]
+    longest = max(ab, key=lambda s: s.dur)
     figure(f"{what}: {meta['dropped']} samples dropped, {meta['timeline_gaps']} gaps, "
-           f"longest phase span {longest.dur / 1000:.1f} ms ({len(ss)} spans)")
+           f"longest phase_a/b span {longest.dur / 1000:.1f} ms ({len(ab)} spans)")
     assert meta["dropped"] > 0, "no sample was dropped: the test did not make the case"
     assert meta["timeline_gaps"] >= 1, meta
     # Each phase lasts 2 ms; one may last longer while the thread waits for a
-    # CPU, never the 300 ms it went unsampled.
+    # CPU, never the 300 ms it went unsampled, in phase_c.
     assert longest.dur < 100_000, \
         (f"{longest.name} spans {longest.begin / 1000:.1f}..{longest.end / 1000:.1f} ms: "
          f"the last stack before the loss, stretched over it")
@@ -183,6 +188,11 @@ def test_lost_samples_leave_a_gap_not_the_last_stack():
     # last stack stretched over what it did meanwhile.
     meta, ss = lose_samples(end_while_frozen=False)
     check_no_stretch(meta, ss, "samples lost, then taken again")
+    cs = [s for s in ss if s.name == "phase_c"]
+    assert cs, "no phase_c span after the worker caught up"
+    last_ab = max(s.end for s in ss if s.name != "phase_c")
+    assert min(s.begin for s in cs) >= last_ab, \
+        f"phase_c begins before phase_a/b end ({last_ab / 1000:.1f} ms)"
 
 
 def test_samples_lost_until_the_end_leave_a_gap():

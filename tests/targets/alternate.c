@@ -1,6 +1,7 @@
 /* A thread that never sleeps and changes its stack every 2 ms: "alternator"
  * spins in phase_a, then in phase_b, 2 ms of CLOCK_MONOTONIC each, in turn.
- * Prints "ready" once it runs; exits 0 at EOF on stdin or on a line "q". */
+ * After a line "c" on stdin it spins in phase_c instead, for good. Prints
+ * "ready" once it runs; exits 0 at EOF on stdin or on a line "q". */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -11,7 +12,7 @@
 #define TURN_NS 2000000ull
 
 static volatile uint64_t sink;
-static atomic_int running;
+static atomic_int running, to_c;
 
 static uint64_t now_ns(void)
 {
@@ -36,15 +37,23 @@ __attribute__((noinline)) static void phase_b(uint64_t until)
 	__asm__ volatile("" ::: "memory");
 }
 
+__attribute__((noinline)) static void phase_c(void)
+{
+	for (;;)
+		for (int i = 0; i < 100; i++)
+			sink -= (uint64_t)i;
+}
+
 static void *alternate(void *arg)
 {
 	(void)arg;
 	pthread_setname_np(pthread_self(), "alternator");
 	atomic_store(&running, 1);
-	for (;;) {
+	while (!atomic_load(&to_c)) {
 		phase_a(now_ns() + TURN_NS);
 		phase_b(now_ns() + TURN_NS);
 	}
+	phase_c();
 	return NULL;
 }
 
@@ -59,6 +68,7 @@ int main(void)
 	fflush(stdout);
 	char line[64];
 	while (fgets(line, sizeof(line), stdin) && strcmp(line, "q\n") != 0)
-		;
+		if (strcmp(line, "c\n") == 0)
+			atomic_store(&to_c, 1);
 	return 0;
 }
