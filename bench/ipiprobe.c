@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig)
@@ -32,28 +34,9 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static long membarrier(int cmd)
 {
 	return syscall(SYS_membarrier, cmd, 0, 0);
-}
-
-static double parse_num(const char *name, const char *s, double lo, double hi)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "ipiprobe: invalid %s argument '%s'\n", name, s);
-		exit(2);
-	}
-	return v;
 }
 
 int main(int argc, char **argv)
@@ -63,10 +46,10 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "d:F:")) != -1) {
 		switch (opt) {
 		case 'd':
-			secs = parse_num("-d", optarg, 0.001, 86400);
+			secs = parse_num("ipiprobe", "-d", optarg, 0.001, 86400);
 			break;
 		case 'F':
-			hz = parse_num("-F", optarg, 1, 100000);
+			hz = parse_num("ipiprobe", "-F", optarg, 1, 100000);
 			break;
 		default:
 			fprintf(stderr, "usage: ipiprobe -d SECONDS -F HZ\n");

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 #define MAX_TIDS 256
 
 static volatile sig_atomic_t stop_requested;
@@ -37,25 +39,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static double parse_num(const char *name, const char *s, double lo, double hi)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "stopprobe: invalid %s argument '%s'\n", name, s);
-		exit(2);
-	}
-	return v;
 }
 
 /* Polls for the interrupt's stop. A signal that arrives first is passed on,
@@ -89,10 +72,10 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "d:F:")) != -1) {
 		switch (opt) {
 		case 'd':
-			secs = parse_num("-d", optarg, 0.001, 86400);
+			secs = parse_num("stopprobe", "-d", optarg, 0.001, 86400);
 			break;
 		case 'F':
-			hz = parse_num("-F", optarg, 1, 100000);
+			hz = parse_num("stopprobe", "-F", optarg, 1, 100000);
 			break;
 		default:
 			fprintf(stderr, "usage: stopprobe -d SECONDS -F HZ TID...\n");
@@ -104,7 +87,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (int i = optind; i < argc; i++)
-		tids[n_tids++] = (pid_t)parse_num("TID", argv[i], 1, 1 << 30);
+		tids[n_tids++] =
+		    (pid_t)parse_num("stopprobe", "TID", argv[i], 1, 1 << 30);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
