@@ -399,6 +399,13 @@ static void on_sample(struct fgt_worker *w, struct wthread *t,
 	w->stats.unwind_ns += t1 - t0;
 	w->stats.unwound++;
 	w->stats.frames += n;
+	/* Tell the tracer how much stack to copy next time: what recent
+	 * unwinds needed, or everything when the copy was too short. Told
+	 * before naming, which can take long the first time a library is met:
+	 * meanwhile, the copies are no larger than they need to be. */
+	size_t need = truncated && s->stack_cut ? w->cfg->stack_bytes : used;
+	t->stack_need = need > t->stack_need ? need : t->stack_need - t->stack_need / 16;
+	fgt_queue_set_hint(w->queue, t->tid, t->stack_need, truncated);
 	t->stack.n = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct fgt_location *l =
@@ -409,11 +416,6 @@ static void on_sample(struct fgt_worker *w, struct wthread *t,
 	t->stack.truncated = truncated;
 	if (truncated)
 		w->stats.truncated++;
-	/* Tell the tracer how much stack to copy next time: what recent
-	 * unwinds needed, or everything when the copy was too short. */
-	size_t need = truncated && s->stack_cut ? w->cfg->stack_bytes : used;
-	t->stack_need = need > t->stack_need ? need : t->stack_need - t->stack_need / 16;
-	fgt_queue_set_hint(w->queue, t->tid, t->stack_need, truncated);
 	t->has_stack = true;
 	const struct fgt_func *state = state_of(w, t, &s->regs, s->jobstop);
 	if (s->warmup) {
