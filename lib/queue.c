@@ -1,5 +1,6 @@
 /* fgtrace — the bounded snapshot queue. */
 #include "queue.h"
+#include "pagepool.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -7,54 +8,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HINTS 1024
+#define HINTS	   1024
+#define STACK_PAGE 4096
 
 struct fgt_queue {
 	_Atomic uint64_t hints[HINTS]; /* tid << 32 | bytes */
 	pthread_mutex_t lock;
 	pthread_cond_t ready;
 	struct fgt_snapshot *head, *tail; /* FIFO for the worker */
-	struct fgt_snapshot *free_plain;  /* headers without stack */
-	struct fgt_snapshot *free_stack;  /* headers with a stack buffer */
+	struct fgt_snapshot *free;	  /* headers */
+	struct fgt_pagepool *stacks;	  /* the stack copies' memory */
 	size_t depth;
 	size_t in_use; /* pool headers taken and not yet given back */
 	bool closed;
 	struct fgt_snapshot *headers;
-	uint8_t *stacks;
-	size_t stack_bytes;
 };
 
-int fgt_queue_new(size_t n_headers, size_t n_stacks, size_t stack_bytes,
-		  struct fgt_queue **out)
+int fgt_queue_new(size_t n_headers, size_t stack_pool_bytes, struct fgt_queue **out)
 {
 	struct fgt_queue *q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
-	if (n_stacks > n_headers)
-		n_stacks = n_headers;
+	size_t pages = (stack_pool_bytes + STACK_PAGE - 1) / STACK_PAGE;
 	q->headers = calloc(n_headers, sizeof(*q->headers));
-	/* Untouched pages of the pool cost no memory until used. */
-	q->stacks = malloc(n_stacks * stack_bytes);
-	if (!q->headers || !q->stacks) {
+	if (!q->headers || fgt_pagepool_new(pages, STACK_PAGE, &q->stacks) < 0) {
 		free(q->headers);
-		free(q->stacks);
 		free(q);
 		return -ENOMEM;
 	}
-	q->stack_bytes = stack_bytes;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->ready, NULL);
 	for (size_t i = 0; i < n_headers; i++) {
-		struct fgt_snapshot *s = &q->headers[i];
-		if (i < n_stacks) {
-			s->stack = q->stacks + i * stack_bytes;
-			s->stack_cap = stack_bytes;
-			s->next = q->free_stack;
-			q->free_stack = s;
-		} else {
-			s->next = q->free_plain;
-			q->free_plain = s;
-		}
+		q->headers[i].next = q->free;
+		q->free = &q->headers[i];
 	}
 	*out = q;
 	return 0;
@@ -72,42 +58,34 @@ void fgt_queue_free(struct fgt_queue *q)
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->ready);
 	free(q->headers);
-	free(q->stacks);
+	fgt_pagepool_free(q->stacks);
 	free(q);
 }
 
-static void reset(struct fgt_snapshot *s)
+struct fgt_snapshot *fgt_queue_get(struct fgt_queue *q, size_t stack_bytes)
 {
-	uint8_t *stack = s->stack;
-	size_t cap = s->stack_cap;
-	bool heap = s->from_heap;
-	memset(s, 0, sizeof(*s));
-	s->stack = stack;
-	s->stack_cap = cap;
-	s->from_heap = heap;
-	s->ticks = 1;
-}
-
-struct fgt_snapshot *fgt_queue_get(struct fgt_queue *q, bool with_stack)
-{
+	uint8_t *stack = NULL;
 	pthread_mutex_lock(&q->lock);
-	struct fgt_snapshot **list = with_stack ? &q->free_stack : &q->free_plain;
-	struct fgt_snapshot *s = *list;
-	if (!s && !with_stack)
-		s = *(list = &q->free_stack); /* a plain request may use a stack header */
+	struct fgt_snapshot *s = q->free;
+	if (s && stack_bytes && !(stack = fgt_pagepool_get(q->stacks, stack_bytes)))
+		s = NULL;
 	if (s) {
-		*list = s->next;
+		q->free = s->next;
 		q->in_use++;
 	}
 	pthread_mutex_unlock(&q->lock);
-	if (s)
-		reset(s);
+	if (s) {
+		memset(s, 0, sizeof(*s));
+		s->stack = stack;
+		s->stack_cap = stack ? stack_bytes : 0;
+		s->ticks = 1;
+	}
 	return s;
 }
 
 struct fgt_snapshot *fgt_queue_get_event(struct fgt_queue *q)
 {
-	struct fgt_snapshot *s = fgt_queue_get(q, false);
+	struct fgt_snapshot *s = fgt_queue_get(q, 0);
 	if (!s) {
 		s = calloc(1, sizeof(*s));
 		if (s) {
@@ -124,9 +102,11 @@ static void give_back(struct fgt_queue *q, struct fgt_snapshot *s)
 		free(s);
 		return;
 	}
-	struct fgt_snapshot **list = s->stack ? &q->free_stack : &q->free_plain;
-	s->next = *list;
-	*list = s;
+	fgt_pagepool_put(q->stacks, s->stack, s->stack_cap);
+	s->stack = NULL;
+	s->stack_cap = 0;
+	s->next = q->free;
+	q->free = s;
 	q->in_use--;
 }
 
@@ -141,6 +121,11 @@ void fgt_queue_push(struct fgt_queue *q, struct fgt_snapshot *s, bool wake)
 {
 	s->next = NULL;
 	pthread_mutex_lock(&q->lock);
+	/* A copy is often shorter than its buffer: it ended at the top of the
+	 * thread's stack mapping. Only what it holds stays taken. */
+	if (s->stack)
+		s->stack_cap =
+		    fgt_pagepool_trim(q->stacks, s->stack, s->stack_cap, s->stack_len);
 	if (q->tail)
 		q->tail->next = s;
 	else

@@ -1,9 +1,11 @@
 /* fgtrace — the bounded snapshot queue between the tracer and the worker.
  *
- * All memory is allocated up front: a fixed number of headers and of stack
- * buffers. The tracer never waits for the worker: when the pool is empty, a
- * sample is dropped and counted. Thread events (new, exit, exec) must not be
- * lost, so they fall back to a heap allocation when the pool is empty.
+ * All memory is allocated up front: a fixed number of headers, and a pool of
+ * pages that the stack copies share, each taking only the pages it needs
+ * (lib/pagepool.h). The tracer never waits for the worker: when no header or
+ * no run of pages is left, a sample is dropped and counted. Thread events
+ * (new, exit, exec) must not be lost, so they fall back to a heap allocation
+ * when the headers are used up.
  */
 #ifndef FGT_QUEUE_H
 #define FGT_QUEUE_H
@@ -14,22 +16,25 @@
 
 struct fgt_queue;
 
-/* Creates a queue of n_headers headers, n_stacks of them with a stack buffer
- * of stack_bytes. Returns 0 or -ENOMEM. Free with fgt_queue_free. */
-int fgt_queue_new(size_t n_headers, size_t n_stacks, size_t stack_bytes,
-		  struct fgt_queue **out);
+/* Creates a queue of n_headers headers and stack_pool_bytes (rounded up to
+ * whole pages) for stack copies. Returns 0 or -ENOMEM. Free with
+ * fgt_queue_free. */
+int fgt_queue_new(size_t n_headers, size_t stack_pool_bytes, struct fgt_queue **out);
 void fgt_queue_free(struct fgt_queue *q);
 
-/* Takes a free header, with a stack buffer when with_stack. Returns NULL when
- * the pool is empty (the caller counts a drop). Never blocks. Tracer only. */
-struct fgt_snapshot *fgt_queue_get(struct fgt_queue *q, bool with_stack);
-/* Like fgt_queue_get(q, false), but falls back to malloc; NULL only on ENOMEM. */
+/* Takes a free header, with a stack buffer of stack_bytes (stack, stack_cap)
+ * unless stack_bytes is 0. Returns NULL when no header or no buffer is free
+ * (the caller counts a drop). Never blocks for long, never allocates.
+ * Tracer only. */
+struct fgt_snapshot *fgt_queue_get(struct fgt_queue *q, size_t stack_bytes);
+/* Like fgt_queue_get(q, 0), but falls back to malloc; NULL only on ENOMEM. */
 struct fgt_snapshot *fgt_queue_get_event(struct fgt_queue *q);
-/* Gives an unused snapshot back without queueing it. */
+/* Gives an unused snapshot back, with its stack buffer, without queueing it. */
 void fgt_queue_put_back(struct fgt_queue *q, struct fgt_snapshot *s);
 
-/* Appends s for the worker. Wakes the worker only when wake is true, so the
- * tracer can batch a whole tick into one wake-up. */
+/* Appends s for the worker, and gives back the pages of its stack buffer
+ * past what was copied (stack_len). Wakes the worker only when wake is true,
+ * so the tracer can batch a whole tick into one wake-up. */
 void fgt_queue_push(struct fgt_queue *q, struct fgt_snapshot *s, bool wake);
 /* Wakes the worker for what was pushed without waking it. */
 void fgt_queue_wake(struct fgt_queue *q);

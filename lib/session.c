@@ -27,11 +27,14 @@
 #include <unistd.h>
 
 #define SPIN_NS		  150000 /* how long to poll for stops before sleeping */
-#define QUEUE_HEADERS	  8192 /* snapshots in flight, most without a stack copy */
-#define QUEUE_STACKS	  128  /* stack copies in flight */
+#define QUEUE_HEADERS	  8192	 /* snapshots in flight, most without a stack copy */
 #define DETACH_TIMEOUT_MS 2000
 #define WARMUP_MAX_NS	  2000000000ull
 #define NS		  1000000000ull
+
+/* The stack copies in flight share a pool with room for this many copies of
+ * --stack-bytes; most copies are far smaller, and keep only what they fill. */
+#define QUEUE_STACKS 128
 
 struct fgt_session {
 	struct fgt_config cfg;
@@ -262,7 +265,7 @@ int fgt_session_new(const struct fgt_config *cfg, struct fgt_session **out, char
 	}
 	clock_gettime(CLOCK_REALTIME, &s->start_wall);
 	s->start_ns = now_ns();
-	rc = fgt_queue_new(QUEUE_HEADERS, QUEUE_STACKS, cfg->stack_bytes, &s->queue);
+	rc = fgt_queue_new(QUEUE_HEADERS, QUEUE_STACKS * cfg->stack_bytes, &s->queue);
 	if (rc == 0)
 		rc = fgt_tracee_new(s->queue, cfg->stack_bytes, s->start_ns, &s->tracee);
 	if (rc < 0) {

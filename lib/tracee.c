@@ -473,13 +473,12 @@ static void record_held(struct fgt_tracee *t, uint64_t held)
 	t->stats.held_hist[b]++;
 }
 
-/* Copies the stack from just below sp, page by page, so that a read that runs
- * off the end of the mapping still returns everything before it. */
-static void copy_stack(struct fgt_tracee *t, struct fgt_snapshot *s)
+/* How many stack bytes to copy from thread tid at its next stop: what its
+ * recent unwinds needed, plus a margin, else all that --stack-bytes allows. */
+static size_t copy_size(struct fgt_tracee *t, pid_t tid)
 {
-	uint64_t start = s->regs.rsp - REDZONE;
-	size_t want = s->stack_cap;
-	size_t need = fgt_queue_hint(t->queue, s->tid, NULL);
+	size_t want = t->stack_bytes;
+	size_t need = fgt_queue_hint(t->queue, tid, NULL);
 	if (need) {
 		need = (need + need / 2 + COPY_MARGIN + PAGE - 1) & ~(PAGE - 1);
 		if (need < COPY_FLOOR)
@@ -487,6 +486,23 @@ static void copy_stack(struct fgt_tracee *t, struct fgt_snapshot *s)
 		if (need < want)
 			want = need;
 	}
+	return want;
+}
+
+/* Takes a snapshot header for a stop of th, with a buffer for its stack copy
+ * (see copy_size); NULL when the queue has none left. */
+static struct fgt_snapshot *get_sample_buffer(struct fgt_tracee *t, struct thread *th)
+{
+	return fgt_queue_get(t->queue, copy_size(t, th->tid));
+}
+
+/* Copies the stack from just below sp, page by page, so that a read that runs
+ * off the end of the mapping still returns everything before it. The buffer
+ * was sized by copy_size when it was taken. */
+static void copy_stack(struct fgt_tracee *t, struct fgt_snapshot *s)
+{
+	uint64_t start = s->regs.rsp - REDZONE;
+	size_t want = s->stack_cap;
 	struct iovec local = {.iov_base = s->stack, .iov_len = want};
 	struct iovec remote[FGT_MAX_STACK_BYTES / PAGE + 2];
 	size_t n = 0;
@@ -610,7 +626,7 @@ static void resume(struct thread *th, int sig)
 
 static void push_reuse(struct fgt_tracee *t, struct thread *th, enum fgt_snap_kind kind)
 {
-	struct fgt_snapshot *s = fgt_queue_get(t->queue, false);
+	struct fgt_snapshot *s = fgt_queue_get(t->queue, 0);
 	if (!s) {
 		t->stats.drops++;
 		t->round_short = true;
@@ -640,7 +656,7 @@ static bool push_blocked(struct fgt_tracee *t, struct thread *th)
 	    fgt_procfs_read_stat(t->pid, th->tid, &st) < 0 || st.state != 'D')
 		return false;
 	fgt_procfs_read_syscall(t->pid, th->tid, &nr);
-	struct fgt_snapshot *s = fgt_queue_get(t->queue, false);
+	struct fgt_snapshot *s = fgt_queue_get(t->queue, 0);
 	if (!s) {
 		t->stats.drops++;
 		t->round_short = true;
@@ -869,7 +885,7 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 
 static void interrupt(struct fgt_tracee *t, struct thread *th)
 {
-	th->snap = fgt_queue_get(t->queue, true);
+	th->snap = get_sample_buffer(t, th);
 	if (!th->snap) {
 		t->stats.drops++;
 		t->round_short = true;
@@ -1143,7 +1159,7 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 		 * attached, or one born into it) has no stack yet: its stop
 		 * holds it still, so take one now, to show it as stopped. */
 		if (group && !th->snap && !th->sampled && t->sampling &&
-		    (th->snap = fgt_queue_get(t->queue, true)))
+		    (th->snap = get_sample_buffer(t, th)))
 			th->interrupt_ns = now_ns();
 		s = th->snap ? take_sample(t, th, group) : NULL;
 		if (s && !group)

@@ -72,7 +72,11 @@ def test_launch_has_no_warm_up():
 
 
 FUTEX = 202
-QUEUE_STACKS = 128  # lib/session.c: stack copies in flight
+# lib/session.c: the stack copies' pool holds this many copies of
+# --stack-bytes. At the smallest, 4K, every copy takes exactly one page: no
+# more is copied, and the pool keeps a page of each copy however short.
+QUEUE_STACKS = 128
+ONE_PAGE_COPIES = ["--stack-bytes", "4K"]
 
 
 def in_futex(pid, tid):
@@ -101,28 +105,33 @@ def stops_of(pid, tid):
     return int(status_field(pid, "voluntary_ctxt_switches", tid))
 
 
-def used_up(pid, tid):
-    """True once the thread was stopped for every stack copy the queue holds,
-    after a freeze of the worker with the queue empty: each stop takes one,
-    the one its pending interrupt holds included. False when that count is
-    not reached: the freeze caught copies still queued, or a stop taken
-    before the count was read."""
+def stopped_for(pid, tid, stops):
+    """True once the thread was stopped stops times, after a freeze of the
+    worker with the queue empty: each stop takes a stack copy, the one its
+    pending interrupt holds included. False when that count is not reached:
+    the copies ran out first (the freeze caught some still queued, say)."""
     s0 = stops_of(pid, tid)
     try:
-        wait_for(lambda: stops_of(pid, tid) - s0 >= QUEUE_STACKS, 5,
-                 "the queue's stack copies to be used up")
+        wait_for(lambda: stops_of(pid, tid) - s0 >= stops, 5,
+                 f"{stops} stops of the thread while fgtrace's worker is frozen")
         return True
     except AssertionError:
         return False
 
 
-def lose_samples(end_while_frozen):
-    """Freezes fgtrace's worker (a ptrace stop of that one thread) while
-    "alternator" changes its stack every 2 ms. Once the thread was stopped
-    for every stack copy the queue holds, none is left: the thread moves on
-    to phase_c, and 300 ms of its CPU time pass unsampled. Then the worker
-    goes on, and the capture ends; or, with end_while_frozen, the capture
-    ends first. Returns the metadata and the thread's phase spans."""
+def move_on(tgt, alt):
+    """The thread moves on to phase_c, and 300 ms of its CPU time pass."""
+    tgt.stdin.write("c\n")
+    tgt.stdin.flush()
+    spinning(tgt.pid, alt, cpu_ns=300_000_000, timeout=30)
+
+
+def capture_frozen(stops, fg_args=(), while_frozen=None, end_while_frozen=False):
+    """Captures "alternator", whose stack changes every 2 ms, at 999 Hz, and
+    freezes fgtrace's worker (a ptrace stop of that one thread) until the
+    thread was stopped stops times; then calls while_frozen(tgt, alt). Then
+    the worker goes on, and the capture ends; or, with end_while_frozen, the
+    capture ends first. Returns the metadata and the thread's phase spans."""
     hz = 999
     d = tmpdir()
     out = d / "t.json"
@@ -131,22 +140,21 @@ def lose_samples(end_while_frozen):
     try:
         alt = thread_named(tgt.pid, "alternator")
         assert alt, f"no alternator among {thread_ids(tgt.pid)}"
-        p = start_fgtrace(["-q", "-F", hz, "-p", tgt.pid, "-o", out])
+        p = start_fgtrace(["-q", "-F", hz, *fg_args, "-p", tgt.pid, "-o", out])
         wait_on_timeline(out, alt)
         fg_worker = thread_named(p.pid, "fgtrace-worker")
         assert fg_worker, f"no fgtrace-worker among {thread_ids(p.pid)}"
         for _ in range(5):
             freeze_idle(p.pid, fg_worker)
             frozen = fg_worker
-            if used_up(tgt.pid, alt):
+            if stopped_for(tgt.pid, alt, stops):
                 break
             # Caught waiting for the queue's lock, copies still queued: again.
             ptrace(PTRACE_DETACH, fg_worker)
             frozen = None
-        assert frozen, "the thread was not stopped for every stack copy the queue holds"
-        tgt.stdin.write("c\n")
-        tgt.stdin.flush()
-        spinning(tgt.pid, alt, cpu_ns=300_000_000, timeout=30)
+        assert frozen, f"the thread was not stopped {stops} times while the worker was frozen"
+        if while_frozen:
+            while_frozen(tgt, alt)
         if end_while_frozen:
             p.send_signal(signal.SIGINT)
             wait_for(lambda: tracer_pid(tgt.pid, alt) == 0, 10, "fgtrace to detach")
@@ -181,6 +189,12 @@ def check_no_stretch(meta, ss, what):
          f"the last stack before the loss, stretched over it")
 
 
+def lose_samples(end_while_frozen):
+    """The thread moves on to phase_c once every stack copy the queue holds
+    is used up, so that its move falls in the samples lost."""
+    return capture_frozen(QUEUE_STACKS, ONE_PAGE_COPIES, move_on, end_while_frozen)
+
+
 def test_lost_samples_leave_a_gap_not_the_last_stack():
     # A worker that falls behind makes the tracer drop samples: the target
     # never waits for it. A thread that ran and then lost its samples is not
@@ -200,3 +214,16 @@ def test_samples_lost_until_the_end_leave_a_gap():
     # the thread's spans end where it began, not at the end of the capture.
     meta, ss = lose_samples(end_while_frozen=True)
     check_no_stretch(meta, ss, "samples lost until the end")
+
+
+def test_small_stacks_take_small_copies():
+    # The stack copies share a pool of pages, and each keeps only the pages
+    # it filled, not a whole --stack-bytes buffer: a thread with a small
+    # stack can be stopped three times as often as the pool holds full-size
+    # copies, before the worker has to catch up, and nothing is lost.
+    meta, ss = capture_frozen(3 * QUEUE_STACKS)
+    figure(f"{3 * QUEUE_STACKS} stops while the worker was frozen: "
+           f"{meta['dropped']} dropped, {meta['timeline_gaps']} gaps")
+    assert meta["dropped"] == 0, meta
+    assert meta["timeline_gaps"] == 0, meta
+    assert ss, "no phase spans for the thread"
