@@ -40,6 +40,8 @@ struct fgt_symbolizer {
 	uint64_t credit_ns;	    /* when the credit was last topped up */
 	uint64_t generation;		/* module scans so far */
 	struct fgt_perfmap *perfmap;	/* JIT symbols, or NULL */
+	fgt_func_start_fn func_start;	/* code without symbols: its function */
+	void *func_start_ctx;
 	struct fgt_hashmap modules;	/* start address -> struct fgt_module */
 	struct fgt_hashmap funcs;	/* identity key -> struct fgt_func */
 	struct fgt_hashmap locations;	/* pc (+exact bit) -> struct fgt_location */
@@ -518,9 +520,15 @@ static const struct fgt_func *symtab_func(struct fgt_symbolizer *s,
 	if (name && *name) {
 		ident = addr - off;
 	} else {
-		/* No symbol: name the pc by its place in the file. */
-		snprintf(buf, sizeof(buf), "+0x%" PRIx64, addr - m->start);
-		ident = addr | (1ull << 63);
+		/* No symbol: name the code by its place in the file, at the
+		 * start of its function where the unwind tables tell it, so
+		 * that a function is one frame, not one per pc. */
+		uint64_t start;
+		if (!s->func_start || !s->func_start(s->func_start_ctx, addr, &start) ||
+		    start < m->start || start > addr)
+			start = addr;
+		snprintf(buf, sizeof(buf), "+0x%" PRIx64, start - m->start);
+		ident = start | (1ull << 63);
 	}
 	uint64_t key = func_key(m, FGT_FUNC_FUNCTION, ident);
 	struct fgt_func *f = fgt_hashmap_get(&s->funcs, key);
@@ -539,6 +547,13 @@ static const struct fgt_func *symtab_func(struct fgt_symbolizer *s,
 	if (f)
 		f->name = f->system_name; /* never demangle a made-up name */
 	return f;
+}
+
+void fgt_symbolizer_set_func_start(struct fgt_symbolizer *s, fgt_func_start_fn fn,
+				   void *ctx)
+{
+	s->func_start = fn;
+	s->func_start_ctx = ctx;
 }
 
 static const struct fgt_func *pseudo(struct fgt_symbolizer *s, enum fgt_func_kind kind,

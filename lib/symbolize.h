@@ -50,6 +50,15 @@ const struct fgt_func *fgt_symbolizer_state(struct fgt_symbolizer *s, const char
 const struct fgt_location *fgt_symbolizer_pseudo_location(struct fgt_symbolizer *s,
 							  const struct fgt_func *f);
 
+/* Sets *start to the start of the function that holds pc, from some other
+ * source than symbols (unwind information); false when unknown. */
+typedef bool (*fgt_func_start_fn)(void *ctx, uint64_t pc, uint64_t *start);
+/* With fn set, code that has no symbol is named after the start of its
+ * function, "module+0xSTART", one frame per function, rather than after each
+ * pc, wherever fn knows that start. ctx is borrowed: it must outlive s. */
+void fgt_symbolizer_set_func_start(struct fgt_symbolizer *s, fgt_func_start_fn fn,
+				   void *ctx);
+
 /* Re-reads the module list after exec (the image changed). Returns 0 or -errno. */
 int fgt_symbolizer_reset(struct fgt_symbolizer *s);
 

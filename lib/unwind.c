@@ -337,6 +337,26 @@ static unw_accessors_t accessors = {
     .get_proc_name = get_proc_name,
 };
 
+bool fgt_unwinder_func_start(void *unwinder, uint64_t pc, uint64_t *start)
+{
+	struct fgt_unwinder *u = unwinder;
+	struct fgt_unwinder *was = current;
+	const struct fgt_snapshot *snap = u->snap;
+	unw_proc_info_t pi;
+	/* No stack is read: only the unwind tables, in code-module memory. */
+	current = u;
+	u->snap = NULL;
+	u->quiet = true;
+	int rc = find_proc_info(u->as, pc, &pi, 0, NULL);
+	u->quiet = false;
+	u->snap = snap;
+	current = was;
+	if (rc < 0 || pc < pi.start_ip || pc >= pi.end_ip)
+		return false;
+	*start = pi.start_ip;
+	return true;
+}
+
 int fgt_unwinder_new(pid_t pid, fgt_is_code_fn is_code, void *ctx,
 		     struct fgt_unwinder **out)
 {

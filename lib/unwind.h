@@ -41,6 +41,11 @@ void fgt_unwinder_flush(struct fgt_unwinder *u);
  * they may have some now). */
 void fgt_unwinder_forget_failures(struct fgt_unwinder *u);
 
+/* Sets *start to the start of the function that holds pc, as its unwind
+ * information (the FDE that covers pc) gives it. Returns false when pc has
+ * none. An fgt_func_start_fn (symbolize.h), with the unwinder as ctx. */
+bool fgt_unwinder_func_start(void *unwinder, uint64_t pc, uint64_t *start);
+
 /* Unwinds s into frames[0..max) (frames[0] is the leaf). Returns the number of
  * frames (>= 1 when the snapshot has registers). *truncated is set when the
  * stack was cut: max reached, the copy too short, or unwinding failed. *used

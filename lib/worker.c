@@ -279,8 +279,10 @@ static int ensure_symbols(struct fgt_worker *w)
 	if (rc < 0) {
 		fgt_symbolizer_free(w->sym);
 		w->sym = NULL;
+		return rc;
 	}
-	return rc;
+	fgt_symbolizer_set_func_start(w->sym, fgt_unwinder_func_start, w->unw);
+	return 0;
 }
 
 /* ---- samples -------------------------------------------------------------- */

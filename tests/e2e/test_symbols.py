@@ -29,7 +29,7 @@ CXX_DIR = ROOT / "tests" / "targets" / "cxx"
 APP_SRC = CXX_DIR / "app.cpp"
 LIB_SRC = CXX_DIR / "libdlwork.c"
 CLONES_SRC = CXX_DIR.parent / "clones" / "clones.c"
-HEX_NAME = re.compile(r"^(?P<module>.+)\+0x[0-9a-f]+$")
+HEX_NAME = re.compile(r"^(?P<module>.+)\+0x(?P<offset>[0-9a-f]+)$")
 
 # The frames the C++ program spends its time in, from the root down, for each
 # --demangle style: (name, cat).
@@ -572,9 +572,20 @@ def test_library_dlopened_mid_capture_is_named():
 
 # ---- 5. frames with no symbol ------------------------------------------------
 
+def function_starts(path):
+    """{address: name} of the functions in an ELF file's symbol table."""
+    out = {}
+    for line in run_tool(["nm", "--defined-only", path], "list the symbols").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] in ("T", "t", "W", "i"):  # code, weak, ifunc
+            out[int(parts[0], 16)] = parts[2]
+    return out
+
+
 def test_frames_without_symbols_read_module_offset_or_unknown():
     d = tmpdir()
-    stripped = strip_all(build_app(d, "app.full"), d / "app")
+    full = build_app(d, "app.full")
+    stripped = strip_all(full, d / "app")
     events = capture(d, "nosym.json", ["--", stripped, 300])
     app_frames = [name for _, _, st in stacks(events) for name, _, a in st
                   if a.get("module") == "app"]
@@ -583,6 +594,18 @@ def test_frames_without_symbols_read_module_offset_or_unknown():
     bad = sorted({n for n in app_frames if not n.endswith("@plt") and
                   not (HEX_NAME.match(n) and HEX_NAME.match(n)["module"] == "app")})
     assert not bad, f"frames of the stripped program not named app+0x...: {bad}"
+    # Each is named after the start of its function, from the unwind tables:
+    # one frame per function, as the symbols the strip removed would give
+    # (the program is position-independent and loaded from offset 0).
+    starts = function_starts(full)
+    named = {n: int(HEX_NAME.match(n)["offset"], 16) for n in app_frames
+             if not n.endswith("@plt")}
+    not_starts = sorted(n for n, off in named.items() if off not in starts)
+    assert not not_starts, (f"frames of the stripped program not at a function's start: "
+                            f"{not_starts}; its functions: {sorted(map(hex, starts))}")
+    figure(f"stripped program: {len(app_frames)} frames, "
+           f"{len(named)} functions: " +
+           ", ".join(f"{n} = {starts[off]}" for n, off in sorted(named.items())))
 
     events = traced_capture("jitmap", ["nomap"], d,
                             lambda p: wait_cpu(p.pid, 200, "unnamed generated code"))
