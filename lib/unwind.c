@@ -342,13 +342,15 @@ bool fgt_unwinder_func_start(void *unwinder, uint64_t pc, uint64_t *start)
 	struct fgt_unwinder *u = unwinder;
 	struct fgt_unwinder *was = current;
 	const struct fgt_snapshot *snap = u->snap;
+	bool quiet = u->quiet;
 	unw_proc_info_t pi;
-	/* No stack is read: only the unwind tables, in code-module memory. */
+	/* No stack is read: only the unwind tables, in code-module memory,
+	 * and nothing goes into the memo's record of the unwind. */
 	current = u;
 	u->snap = NULL;
 	u->quiet = true;
 	int rc = find_proc_info(u->as, pc, &pi, 0, NULL);
-	u->quiet = false;
+	u->quiet = quiet;
 	u->snap = snap;
 	current = was;
 	if (rc < 0 || pc < pi.start_ip || pc >= pi.end_ip)
