@@ -18,6 +18,7 @@ struct fgt_queue {
 	struct fgt_snapshot *head, *tail; /* FIFO for the worker */
 	struct fgt_snapshot *free;	  /* headers */
 	struct fgt_pagepool *stacks;	  /* the stack copies' memory */
+	size_t stack_pages;		  /* its size */
 	size_t depth;
 	size_t in_use; /* pool headers taken and not yet given back */
 	bool closed;
@@ -36,6 +37,7 @@ int fgt_queue_new(size_t n_headers, size_t stack_pool_bytes, struct fgt_queue **
 		free(q);
 		return -ENOMEM;
 	}
+	q->stack_pages = pages;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->ready, NULL);
 	for (size_t i = 0; i < n_headers; i++) {
@@ -190,6 +192,14 @@ size_t fgt_queue_hint(struct fgt_queue *q, pid_t tid, bool *cut)
 	if (cut)
 		*cut = ours && (v & HINT_CUT);
 	return ours ? (size_t)((uint32_t)v & ~HINT_CUT) : 0;
+}
+
+bool fgt_queue_stacks_filling(struct fgt_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	size_t free_pages = fgt_pagepool_free_pages(q->stacks);
+	pthread_mutex_unlock(&q->lock);
+	return free_pages < q->stack_pages - q->stack_pages / 4;
 }
 
 bool fgt_queue_idle(struct fgt_queue *q)

@@ -53,6 +53,10 @@ void fgt_queue_release(struct fgt_queue *q, struct fgt_snapshot *s);
 void fgt_queue_set_hint(struct fgt_queue *q, pid_t tid, size_t bytes, bool cut);
 size_t fgt_queue_hint(struct fgt_queue *q, pid_t tid, bool *cut);
 
+/* True when more than a quarter of the stack copies' memory is taken: the
+ * worker is behind. */
+bool fgt_queue_stacks_filling(struct fgt_queue *q);
+
 /* True when every pool header is back in the pool: nothing is held by the
  * tracer for a pending stop, queued, or being processed by the worker. */
 bool fgt_queue_idle(struct fgt_queue *q);

@@ -474,7 +474,8 @@ static void record_held(struct fgt_tracee *t, uint64_t held)
 }
 
 /* How many stack bytes to copy from thread tid at its next stop: what its
- * recent unwinds needed, plus a margin, else all that --stack-bytes allows. */
+ * recent unwinds needed, plus a margin; else all that --stack-bytes allows,
+ * or the copy floor while the pool is filling. */
 static size_t copy_size(struct fgt_tracee *t, pid_t tid)
 {
 	size_t want = t->stack_bytes;
@@ -485,6 +486,12 @@ static size_t copy_size(struct fgt_tracee *t, pid_t tid)
 			need = COPY_FLOOR;
 		if (need < want)
 			want = need;
+	} else if (want > COPY_FLOOR && fgt_queue_stacks_filling(t->queue)) {
+		/* Not unwound yet, so copied blind, in full; but with the
+		 * worker behind, full copies would soon use up the pool and
+		 * drop samples. The floor holds most stacks whole, and a copy
+		 * cut short still shows its leaf frames, marked [truncated]. */
+		want = COPY_FLOOR;
 	}
 	return want;
 }
