@@ -126,12 +126,15 @@ def move_on(tgt, alt):
     spinning(tgt.pid, alt, cpu_ns=300_000_000, timeout=30)
 
 
-def capture_frozen(stops, fg_args=(), while_frozen=None, end_while_frozen=False):
+def capture_frozen(stops, fg_args=(), while_frozen=None, end_while_frozen=False,
+                   counted=None):
     """Captures "alternator", whose stack changes every 2 ms, at 999 Hz, and
-    freezes fgtrace's worker (a ptrace stop of that one thread) until the
-    thread was stopped stops times; then calls while_frozen(tgt, alt). Then
-    the worker goes on, and the capture ends; or, with end_while_frozen, the
-    capture ends first. Returns the metadata and the thread's phase spans."""
+    freezes fgtrace's worker (a ptrace stop of that one thread) until a
+    thread was stopped stops times: the alternator, or the thread
+    counted(tgt) names, asked once the worker is first frozen. Then calls
+    while_frozen(tgt, alt). Then the worker goes on, and the capture ends;
+    or, with end_while_frozen, the capture ends first. Returns the metadata,
+    the events, and the tids of the alternator and of the thread counted."""
     hz = 999
     d = tmpdir()
     out = d / "t.json"
@@ -144,10 +147,12 @@ def capture_frozen(stops, fg_args=(), while_frozen=None, end_while_frozen=False)
         wait_on_timeline(out, alt)
         fg_worker = thread_named(p.pid, "fgtrace-worker")
         assert fg_worker, f"no fgtrace-worker among {thread_ids(p.pid)}"
+        tid = None
         for _ in range(5):
             freeze_idle(p.pid, fg_worker)
             frozen = fg_worker
-            if stopped_for(tgt.pid, alt, stops):
+            tid = tid or (counted(tgt) if counted else alt)
+            if stopped_for(tgt.pid, tid, stops):
                 break
             # Caught waiting for the queue's lock, copies still queued: again.
             ptrace(PTRACE_DETACH, fg_worker)
@@ -171,8 +176,11 @@ def capture_frozen(stops, fg_args=(), while_frozen=None, end_while_frozen=False)
     assert p.returncode == 0, f"fgtrace exited {p.returncode}: {err.strip()!r}"
     tefcheck.check(out)
     events = load_trace(out)
-    ss = [s for s in thread_spans(events, alt) if s.name.startswith("phase_")]
-    return fgtrace_meta(events), ss
+    return fgtrace_meta(events), events, alt, tid
+
+
+def phase_spans(events, tid):
+    return [s for s in thread_spans(events, tid) if s.name.startswith("phase_")]
 
 
 def check_no_stretch(meta, ss, what):
@@ -192,7 +200,9 @@ def check_no_stretch(meta, ss, what):
 def lose_samples(end_while_frozen):
     """The thread moves on to phase_c once every stack copy the queue holds
     is used up, so that its move falls in the samples lost."""
-    return capture_frozen(QUEUE_STACKS, ONE_PAGE_COPIES, move_on, end_while_frozen)
+    meta, events, alt, _ = capture_frozen(QUEUE_STACKS, ONE_PAGE_COPIES, move_on,
+                                          end_while_frozen)
+    return meta, phase_spans(events, alt)
 
 
 def test_lost_samples_leave_a_gap_not_the_last_stack():
@@ -221,7 +231,8 @@ def test_small_stacks_take_small_copies():
     # it filled, not a whole --stack-bytes buffer: a thread with a small
     # stack can be stopped three times as often as the pool holds full-size
     # copies, before the worker has to catch up, and nothing is lost.
-    meta, ss = capture_frozen(3 * QUEUE_STACKS)
+    meta, events, alt, _ = capture_frozen(3 * QUEUE_STACKS)
+    ss = phase_spans(events, alt)
     figure(f"{3 * QUEUE_STACKS} stops while the worker was frozen: "
            f"{meta['dropped']} dropped, {meta['timeline_gaps']} gaps")
     assert meta["dropped"] == 0, meta
@@ -237,45 +248,20 @@ def test_threads_not_yet_unwound_are_copied_small_when_the_pool_fills():
     # be used up in about 100 stops. Once a quarter of the pool is taken,
     # blind copies are made at the copy floor, 16 KiB, which holds its stack
     # whole: the pool then lasts about 200 stops, and no sample is cut short.
-    hz, want = 999, 160
-    d = tmpdir()
-    out = d / "t.json"
-    tgt = start_target("alternate")
-    frozen = None
-    try:
-        alt = thread_named(tgt.pid, "alternator")
-        assert alt, f"no alternator among {thread_ids(tgt.pid)}"
-        p = start_fgtrace(["-q", "-F", hz, "-p", tgt.pid, "-o", out])
-        wait_on_timeline(out, alt)
-        fg_worker = thread_named(p.pid, "fgtrace-worker")
-        assert fg_worker, f"no fgtrace-worker among {thread_ids(p.pid)}"
-        freeze_idle(p.pid, fg_worker)
-        frozen = fg_worker
+    want = 160
+
+    def newcomer(tgt):
         tgt.stdin.write("n\n")
         tgt.stdin.flush()
         line = read_line(tgt, 10)
         assert line.startswith("newcomer "), f"the target answered {line!r}"
-        born = int(line.split()[1])
-        stopped = stopped_for(tgt.pid, born, want)
-        stops = stops_of(tgt.pid, born)
-        ptrace(PTRACE_DETACH, fg_worker)
-        frozen = None
-        spinning(tgt.pid, born, cpu_ns=50_000_000, timeout=30)
-        p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=60)
-    finally:
-        if frozen:
-            ptrace(PTRACE_DETACH, frozen)
-        stop_target(tgt)
-    assert p.returncode == 0, f"fgtrace exited {p.returncode}: {err.strip()!r}"
-    tefcheck.check(out)
-    events = load_trace(out)
-    meta = fgtrace_meta(events)
-    figure(f"a thread born while the worker was frozen: {stops} stops, "
+        return int(line.split()[1])
+
+    meta, events, _, born = capture_frozen(want, counted=newcomer)
+    figure(f"a thread born while the worker was frozen: {want} stops, "
            f"{meta['dropped']} samples dropped, {meta['stacks_truncated']} stacks truncated")
-    assert stopped, (f"the newcomer was stopped {stops} times while the worker was "
-                     f"frozen, not {want}: its samples were dropped ({meta['dropped']})")
-    assert meta["dropped"] == 0, meta
+    assert meta["dropped"] == 0, \
+        f"{meta['dropped']} samples dropped: the newcomer's copies used up the pool"
     ss = thread_spans(events, born)
     spins = [s for s in ss if s.name == "newcomer_spin"]
     assert spins, f"the newcomer's frames: {sorted({s.name for s in ss})}"
