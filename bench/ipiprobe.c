@@ -41,22 +41,9 @@ static long membarrier(int cmd)
 
 int main(int argc, char **argv)
 {
-	double secs = 0, hz = 0;
-	int opt;
-	while ((opt = getopt(argc, argv, "d:F:")) != -1) {
-		switch (opt) {
-		case 'd':
-			secs = parse_num("ipiprobe", "-d", optarg, 0.001, 86400);
-			break;
-		case 'F':
-			hz = parse_num("ipiprobe", "-F", optarg, 1, 100000);
-			break;
-		default:
-			fprintf(stderr, "usage: ipiprobe -d SECONDS -F HZ\n");
-			return 2;
-		}
-	}
-	if (secs <= 0 || hz <= 0 || optind != argc) {
+	double secs, hz;
+	if (probe_options("ipiprobe", "ipiprobe -d SECONDS -F HZ", argc, argv, &secs,
+			  &hz) != argc) {
 		fprintf(stderr, "usage: ipiprobe -d SECONDS -F HZ\n");
 		return 2;
 	}

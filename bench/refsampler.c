@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 #define MAX_THREADS  8192
 #define MAX_FRAMES   1024
 #define HELD_BUCKETS 24
@@ -45,13 +47,6 @@ static int n_tids;
 static struct stats st;
 static unw_addr_space_t addr_space;
 static volatile sig_atomic_t stop_requested;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void on_signal(int sig)
 {
@@ -103,13 +98,9 @@ static int wait_stop(pid_t tid)
 				continue;
 			return -1;
 		}
-		if (WIFEXITED(status) || WIFSIGNALED(status))
-			return -1;
-		if (!WIFSTOPPED(status))
-			continue;
-		if (status >> 16 == PTRACE_EVENT_STOP)
-			return 0;
-		ptrace(PTRACE_CONT, tid, 0, WSTOPSIG(status));
+		int rc = stop_status(tid, status);
+		if (rc <= 0)
+			return rc;
 	}
 }
 

@@ -55,38 +55,22 @@ static int poll_stop(pid_t tid)
 				continue;
 			return -1;
 		}
-		if (WIFEXITED(status) || WIFSIGNALED(status))
-			return -1;
-		if (!WIFSTOPPED(status))
-			continue;
-		if (status >> 16 == PTRACE_EVENT_STOP)
-			return 0;
-		ptrace(PTRACE_CONT, tid, 0, WSTOPSIG(status));
+		int rc = stop_status(tid, status);
+		if (rc <= 0)
+			return rc;
 	}
 }
 
 int main(int argc, char **argv)
 {
-	double secs = 0, hz = 0;
-	int opt;
-	while ((opt = getopt(argc, argv, "d:F:")) != -1) {
-		switch (opt) {
-		case 'd':
-			secs = parse_num("stopprobe", "-d", optarg, 0.001, 86400);
-			break;
-		case 'F':
-			hz = parse_num("stopprobe", "-F", optarg, 1, 100000);
-			break;
-		default:
-			fprintf(stderr, "usage: stopprobe -d SECONDS -F HZ TID...\n");
-			return 2;
-		}
-	}
-	if (secs <= 0 || hz <= 0 || optind == argc || argc - optind > MAX_TIDS) {
+	double secs, hz;
+	int first = probe_options("stopprobe", "stopprobe -d SECONDS -F HZ TID...", argc,
+				  argv, &secs, &hz);
+	if (first == argc || argc - first > MAX_TIDS) {
 		fprintf(stderr, "usage: stopprobe -d SECONDS -F HZ TID...\n");
 		return 2;
 	}
-	for (int i = optind; i < argc; i++)
+	for (int i = first; i < argc; i++)
 		tids[n_tids++] =
 		    (pid_t)parse_num("stopprobe", "TID", argv[i], 1, 1 << 30);
 	struct sigaction sa = {.sa_handler = on_signal};
