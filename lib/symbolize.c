@@ -549,6 +549,60 @@ static const struct fgt_func *symtab_func(struct fgt_symbolizer *s,
 	return f;
 }
 
+/* The bytes of elf's .debug_frame, decompressed, or NULL. */
+static const uint8_t *debug_frame_of(Elf *elf, size_t *len)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx) < 0)
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name)
+			continue;
+		/* Compressed as gABI has it, or in GNU's older form. */
+		bool gnu = strcmp(name, ".zdebug_frame") == 0;
+		if (!gnu && strcmp(name, ".debug_frame") != 0)
+			continue;
+		if (gnu ? elf_compress_gnu(scn, 0, 0) < 0
+			: (sh.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
+			return NULL;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf || !d->d_size)
+			return NULL;
+		*len = d->d_size;
+		return d->d_buf;
+	}
+	return NULL;
+}
+
+int fgt_symbolizer_debug_frame(void *symbolizer, uint64_t pc,
+			       struct fgt_debugframe_src *out)
+{
+	struct fgt_symbolizer *s = symbolizer;
+	memset(out, 0, sizeof(*out));
+	Dwfl_Module *mod = find_module(s, pc, false);
+	Dwarf_Addr start, end;
+	if (!mod || !dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, NULL, NULL))
+		return -ENOENT;
+	out->start = start;
+	out->end = end;
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	out->data = debug_frame_of(elf, &out->len);
+	if (!out->data) {
+		Dwarf *dw = dwfl_module_getdwarf(mod, &bias);
+		Elf *debug = dw ? dwarf_getelf(dw) : NULL;
+		if (debug && debug != elf)
+			out->data = debug_frame_of(debug, &out->len);
+	}
+	out->bias = bias;
+	return out->data ? 0 : -ENOENT;
+}
+
 void fgt_symbolizer_set_func_start(struct fgt_symbolizer *s, fgt_func_start_fn fn,
 				   void *ctx)
 {

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "debugframe.h"
 #include "frame.h"
 
 struct fgt_symbolizer;
@@ -58,6 +59,14 @@ typedef bool (*fgt_func_start_fn)(void *ctx, uint64_t pc, uint64_t *start);
  * pc, wherever fn knows that start. ctx is borrowed: it must outlive s. */
 void fgt_symbolizer_set_func_start(struct fgt_symbolizer *s, fgt_func_start_fn fn,
 				   void *ctx);
+
+/* Finds the .debug_frame of the module that holds pc, in its file or else
+ * in its separate debug file, decompressed: an fgt_debug_frame_fn
+ * (unwind.h), with the symbolizer as ctx. out->data stays valid until
+ * fgt_symbolizer_reset or fgt_symbolizer_free. Returns 0, or -ENOENT (with
+ * out->start and out->end set when a module holds pc). */
+int fgt_symbolizer_debug_frame(void *symbolizer, uint64_t pc,
+			       struct fgt_debugframe_src *out);
 
 /* Re-reads the module list after exec (the image changed). Returns 0 or -errno. */
 int fgt_symbolizer_reset(struct fgt_symbolizer *s);

@@ -22,11 +22,25 @@
  * corrupt frame and must not cost a syscall. */
 #define USER_LIMIT 0x0000800000000000ull
 #define MAX_TABLES 1024 /* modules with an unwind table in memory */
+/* Converted .debug_frame tables live at made-up addresses that no user
+ * address can be (non-canonical on x86-64), one 2^40-byte window each, and
+ * access_mem serves them from our memory. */
+#define DF_BASE	       0x4000000000000000ull
+#define DF_SHIFT       40
+#define MAX_DF_MODULES 64
 
 struct cached_page {
 	uint64_t addr; /* page address, or 0 when empty */
 	bool readable; /* false: the read failed, and fails again */
 	uint8_t data[PAGE];
+};
+
+/* A module's .debug_frame, converted (debugframe.h), or a module known to
+ * have none (df.image NULL). */
+struct df_module {
+	uint64_t start, end;
+	struct fgt_debugframe df;
+	unw_dyn_info_t di;
 };
 
 struct fgt_unwinder {
@@ -44,6 +58,10 @@ struct fgt_unwinder {
 	} tables[MAX_TABLES]; /* unwind tables in memory, by address */
 	size_t n_tables;
 	bool tables_stale; /* the modules changed: find the tables again */
+	fgt_debug_frame_fn debug_frame;
+	void *debug_frame_ctx;
+	struct df_module dfs[MAX_DF_MODULES];
+	size_t n_dfs;
 	struct fgt_memo_table memos;
 	struct fgt_memo_log log;    /* what this unwind read */
 	struct fgt_memo_frame *rec; /* this unwind's frames, FGT_MAX_FRAMES + 1 */
@@ -100,7 +118,16 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 		fgt_memo_log_read(&u->log, u->frame, addr, *val, true);
 		return 0;
 	}
-	/* Code-module memory does not change while mapped: not logged. */
+	/* Converted tables and code-module memory do not change: not logged. */
+	if (addr >= DF_BASE) {
+		size_t i = (size_t)((addr - DF_BASE) >> DF_SHIFT);
+		uint64_t off = (addr - DF_BASE) & ((1ull << DF_SHIFT) - 1);
+		if (i >= u->n_dfs || !u->dfs[i].df.image ||
+		    off + sizeof(*val) > u->dfs[i].df.size)
+			return -UNW_EINVAL;
+		memcpy(val, u->dfs[i].df.image + off, sizeof(*val));
+		return 0;
+	}
 	if (addr < USER_LIMIT && u->is_code(u->ctx, addr, false) &&
 	    read_code(u, addr, val) == 0)
 		return 0;
@@ -279,6 +306,53 @@ static const unw_dyn_info_t *table_for(struct fgt_unwinder *u, uint64_t ip)
 	return NULL;
 }
 
+static void drop_debug_frames(struct fgt_unwinder *u)
+{
+	for (size_t i = 0; i < u->n_dfs; i++)
+		fgt_debugframe_free(&u->dfs[i].df);
+	u->n_dfs = 0;
+}
+
+/* The converted .debug_frame table of the module that holds ip, converting
+ * it the first time; NULL when it has none. */
+static const unw_dyn_info_t *debug_frame_for(struct fgt_unwinder *u, uint64_t ip)
+{
+	for (size_t i = 0; i < u->n_dfs; i++) {
+		struct df_module *m = &u->dfs[i];
+		if (ip >= m->start && ip < m->end)
+			return m->df.image ? &m->di : NULL;
+	}
+	struct fgt_debugframe_src src = {0};
+	if (!u->debug_frame || u->n_dfs == MAX_DF_MODULES)
+		return NULL;
+	int rc = u->debug_frame(u->debug_frame_ctx, ip, &src);
+	if (src.start >= src.end || ip < src.start || ip >= src.end)
+		return NULL; /* in no module: nothing to remember */
+	struct df_module *m = &u->dfs[u->n_dfs++];
+	memset(m, 0, sizeof(*m));
+	m->start = src.start;
+	m->end = src.end;
+	if (rc < 0 || fgt_debugframe_convert(src.data, src.len, src.bias, src.start,
+					     src.end, &m->df) < 0)
+		return NULL;
+	uint64_t base = DF_BASE + ((uint64_t)(m - u->dfs) << DF_SHIFT);
+	m->di.format = UNW_INFO_FORMAT_IP_OFFSET;
+	m->di.start_ip = m->start;
+	m->di.end_ip = m->end;
+	m->di.u.rti.segbase = base;
+	m->di.u.rti.table_data = base + m->df.table_off;
+	m->di.u.rti.table_len = m->df.n_entries * 8 / sizeof(unw_word_t);
+	return &m->di;
+}
+
+void fgt_unwinder_set_debug_frame(struct fgt_unwinder *u, fgt_debug_frame_fn fn,
+				  void *ctx)
+{
+	u->debug_frame = fn;
+	u->debug_frame_ctx = ctx;
+	drop_debug_frames(u);
+}
+
 static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
 			  int need_unwind_info, void *arg)
 {
@@ -291,12 +365,19 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	 * stack) re-reads the maps and re-maps the ELF file on every sample. */
 	if (fgt_hashmap_get(&u->no_info, ip))
 		return -UNW_ENOINFO;
-	/* The table in memory first; then libunwind's own lookup, which reads
-	 * the file by its path in our namespace (and its .debug_frame). */
+	/* The table in memory first; then the module's .debug_frame; then
+	 * libunwind's own lookup, which reads the file by its path in our
+	 * namespace. */
 	const unw_dyn_info_t *di = table_for(u, ip);
 	int rc = di ? _Ux86_64_dwarf_search_unwind_table(as, ip, (unw_dyn_info_t *)di, pi,
 							 need_unwind_info, u->upt)
 		    : -UNW_ENOINFO;
+	if (rc >= 0)
+		return rc;
+	di = debug_frame_for(u, ip);
+	rc = di ? _Ux86_64_dwarf_search_unwind_table(as, ip, (unw_dyn_info_t *)di, pi,
+						     need_unwind_info, u->upt)
+		: -UNW_ENOINFO;
 	if (rc >= 0)
 		return rc;
 	rc = _UPT_find_proc_info(as, ip, pi, need_unwind_info, u->upt);
@@ -400,6 +481,7 @@ void fgt_unwinder_free(struct fgt_unwinder *u)
 	fgt_memo_free(&u->memos);
 	fgt_memo_log_free(&u->log);
 	fgt_hashmap_free(&u->no_info);
+	drop_debug_frames(u);
 	if (current == u)
 		current = NULL;
 	free(u);
@@ -411,6 +493,7 @@ void fgt_unwinder_flush(struct fgt_unwinder *u)
 	fgt_memo_clear(&u->memos);
 	fgt_hashmap_clear(&u->no_info);
 	u->tables_stale = true; /* a new image after exec */
+	drop_debug_frames(u);
 	for (size_t i = 0; i < PAGE_CACHE; i++)
 		u->pages[i].addr = 0;
 	/* _UPT keeps the last ELF image it mapped; a new handle forgets it. */
@@ -426,6 +509,7 @@ void fgt_unwinder_forget_failures(struct fgt_unwinder *u)
 	fgt_hashmap_clear(&u->no_info);
 	fgt_memo_clear(&u->memos); /* which pcs are code may have changed */
 	u->tables_stale = true;
+	drop_debug_frames(u); /* a module may be mapped elsewhere now */
 	for (size_t i = 0; i < PAGE_CACHE; i++)
 		if (!u->pages[i].readable)
 			u->pages[i].addr = 0;
@@ -434,6 +518,20 @@ void fgt_unwinder_forget_failures(struct fgt_unwinder *u)
 static bool is_known_pc(struct fgt_unwinder *u, uint64_t pc)
 {
 	return pc < USER_LIMIT && u->is_code(u->ctx, pc, true);
+}
+
+/* True when pc lies in a module that has a converted .debug_frame and no
+ * .eh_frame table: in practice a Go program. Go's runtime switches stacks in
+ * assembly (mcall, systemstack, morestack, time.now around the vdso) whose
+ * CFI does not describe the switch, so the return address it points to on
+ * the new stack is not code. The caller is on the stack the runtime left,
+ * not in the copy: the chain on this stack ends there, as Go's own
+ * tracebacks end a system stack, and as the frame-pointer walk did. */
+static bool only_debug_frame(struct fgt_unwinder *u, uint64_t pc)
+{
+	/* libunwind steps from its cache without asking for the table: it
+	 * may not be loaded (again) yet. */
+	return debug_frame_for(u, pc) && !table_for(u, pc);
 }
 
 /* Records the unwinder's state at a frame, for the memo. */
@@ -544,6 +642,9 @@ static size_t unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 			*truncated = ip != 0;
 			break;
 		}
+		bool known = is_known_pc(u, ip);
+		if (!known && only_debug_frame(u, frames[n - 1].pc))
+			break; /* the top of a stack the runtime switched to */
 		prev_sp = sp;
 		frames[n].pc = ip;
 		frames[n].exact = signal;
@@ -553,7 +654,7 @@ static size_t unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 		/* A return address in no module: a corrupt chain, or a stack that
 		 * holds an older thread's frames (a thread seen at its birth).
 		 * Keep that frame, and follow it no further. */
-		if (!is_known_pc(u, ip)) {
+		if (!known) {
 			*truncated = true;
 			break;
 		}

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "debugframe.h"
 #include "snapshot.h"
 
 struct fgt_unwinder;
@@ -33,6 +34,16 @@ struct fgt_frame_pc {
 int fgt_unwinder_new(pid_t pid, fgt_is_code_fn is_code, void *ctx,
 		     struct fgt_unwinder **out);
 void fgt_unwinder_free(struct fgt_unwinder *u);
+
+/* Finds the .debug_frame of the module that holds pc. Returns 0, or
+ * -ENOENT when it has none; then out->start and out->end still give the
+ * module's range (both 0 when no module holds pc). */
+typedef int (*fgt_debug_frame_fn)(void *ctx, uint64_t pc, struct fgt_debugframe_src *out);
+/* With fn set, code that no .eh_frame covers is unwound by its module's
+ * .debug_frame where it has one (debugframe.h), not by guessing from the
+ * frame pointer. ctx is borrowed: it must outlive u. */
+void fgt_unwinder_set_debug_frame(struct fgt_unwinder *u, fgt_debug_frame_fn fn,
+				  void *ctx);
 
 /* Forgets cached unwind information and memory, after exec or new mappings. */
 void fgt_unwinder_flush(struct fgt_unwinder *u);

@@ -282,6 +282,7 @@ static int ensure_symbols(struct fgt_worker *w)
 		return rc;
 	}
 	fgt_symbolizer_set_func_start(w->sym, fgt_unwinder_func_start, w->unw);
+	fgt_unwinder_set_debug_frame(w->unw, fgt_symbolizer_debug_frame, w->sym);
 	return 0;
 }
 

@@ -4,7 +4,8 @@ class template with an always-inline helper as its own inline frame, each
 through .gnu_debuglink, a .build-id directory and a local debuginfod server,
 code in unusual places (a deleted binary, a path that exists only in the
 target's mount namespace, JIT code named by a perf map), a library dlopened
-during the capture, frames with no symbol, and what symbolization costs.
+during the capture, frames with no symbol, code whose call frame information
+is only in .debug_frame (C, and a Go program), and what symbolization costs.
 
 The C++ program and the library (tests/targets/cxx/) are built by the tests
 into their temporary directories, since each build variant is part of the
@@ -698,7 +699,148 @@ def test_plt_stubs_are_named_after_their_symbol():
                                  f"plt_callee@plt in 3 runs each")
 
 
-# ---- 7. what symbolization costs ---------------------------------------------
+# ---- 7. call frame information only in .debug_frame --------------------------
+
+NOFRAME_SRC = ROOT / "tests" / "targets" / "cfi" / "noframe.c"
+NOFRAME_CHAIN = ["main", "outer", "middle", "clobber_rbp"]
+
+
+def sections(path):
+    """Section name -> flags column of readelf -S -W."""
+    out = {}
+    for line in run_tool(["readelf", "-S", "-W", path], "list sections").splitlines():
+        m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+\S+\s+\S+\s+\S+\s+\S+\s+(\S*)",
+                     line)
+        if m:
+            out[m[1]] = m[2]
+    return out
+
+
+def fde_section(path, func):
+    """The section whose FDE covers func's start: .eh_frame, .debug_frame or
+    None."""
+    addr = next(int(line.split()[0], 16) for line in
+                run_tool(["nm", path], "list symbols").splitlines()
+                if line.split()[-1] == func)
+    where, found = None, None
+    for line in run_tool(["readelf", "--debug-dump=frames", path],
+                         "dump the CFI").splitlines():
+        m = re.match(r"Contents of the (\S+) section", line)
+        if m:
+            where = m[1]
+        m = re.search(r" FDE .*pc=([0-9a-f]+)\.\.([0-9a-f]+)", line)
+        if m and int(m[1], 16) <= addr < int(m[2], 16):
+            assert found is None, f"{func} has an FDE in {found} and in {where}"
+            found = where
+    return found
+
+
+def test_code_with_cfi_only_in_debug_frame_unwinds_in_full():
+    # A leaf that zeroes rbp, built without frame pointers and with its CFI
+    # only in .debug_frame (as Go writes its binaries): the frame-pointer
+    # guess ends the stack at the leaf; the .debug_frame gives every caller.
+    # Once with it compressed in the program, once in a separate debug file.
+    d = tmpdir()
+    exe = d / "noframe"
+    run_tool(["gcc", "-O1", "-g", "-gz", "-fno-asynchronous-unwind-tables",
+              "-fno-unwind-tables", "-fomit-frame-pointer", "-o", exe, NOFRAME_SRC],
+             "build the program")
+    secs = sections(exe)
+    assert "C" in secs.get(".debug_frame", ""), f"no compressed .debug_frame: {secs}"
+    assert fde_section(exe, "clobber_rbp") == ".debug_frame"
+    side = d / "side"
+    side.mkdir()
+    stripped = strip_all(exe, side / "noframe-stripped")
+    keep_debug(exe, side / "noframe.debug")
+    assert ".debug_frame" in sections(side / "noframe.debug")
+    assert ".debug_frame" not in sections(stripped)
+    run_tool(["objcopy", f"--add-gnu-debuglink={side / 'noframe.debug'}", stripped],
+             "add a .gnu_debuglink")
+    for label, prog in (("compressed .debug_frame", exe),
+                        ("separate debug file", stripped)):
+        folded = d / f"{prog.name}.folded"
+        events = capture(d, f"{prog.name}.json",
+                         ["-o", folded, "-F", 499, "--", prog, 700])
+        spans = [[n for n, _, _ in st] for _, _, st in stacks(events)
+                 if st[-1][0] == "clobber_rbp"]
+        leafs = []  # (frames from the root, samples)
+        for line in folded.read_text().splitlines():
+            frames, count = line.rsplit(" ", 1)
+            if frames.split(";")[-1] == "clobber_rbp":
+                leafs.append((frames.split(";"), int(count)))
+        total = sum(c for _, c in leafs)
+        assert spans and total >= 100, (f"{label}: {total} samples and {len(spans)} "
+                                        f"timeline spans in clobber_rbp")
+        cut = [st for st, _ in leafs if st[-len(NOFRAME_CHAIN):] != NOFRAME_CHAIN or
+               "[truncated]" in st] + \
+              [st for st in spans if st[-len(NOFRAME_CHAIN):] != NOFRAME_CHAIN]
+        assert not cut, (f"{label}: stacks of clobber_rbp without all of "
+                         f"{NOFRAME_CHAIN}: {cut[:3]}")
+        figure(f"{label}: {total} of {total} samples in clobber_rbp under "
+               f"{' > '.join(NOFRAME_CHAIN[:-1])}")
+
+
+GOSPIN_DIR = ROOT / "tests" / "targets" / "cfi" / "gospin"
+SPINBP = re.compile(r"^main\.spinbp(\.abi0)?$")
+
+
+def build_gospin(d):
+    """The Go program, built without cgo; Go's build cache lives in build/."""
+    exe = d / "gospin"
+    env = dict(os.environ, GOCACHE=str(ROOT / "build" / "go-cache"),
+               GOPATH=str(d / "gopath"), GOFLAGS="-mod=mod", CGO_ENABLED="1",
+               GOTOOLCHAIN="local")
+    run_tool(["go", "build", "-o", exe, "."], "build the Go program", cwd=GOSPIN_DIR,
+             env=env)
+    return exe
+
+
+def test_go_program_unwinds_by_its_debug_frame():
+    # Go keeps its CFI in .debug_frame. spinbp holds rbp at zero, so only the
+    # CFI finds its callers. The runtime's own stack switches (mcall,
+    # systemstack) end a system stack's chain there, with no made-up caller.
+    d = tmpdir()
+    exe = build_gospin(d)
+    assert ".eh_frame_hdr" not in sections(exe)
+    folded = d / "gospin.folded"
+    capture(d, "gospin.json", ["-o", folded, "-F", 499, "--", exe, 700])
+    spin, junk, total = [], [], 0
+    for line in folded.read_text().splitlines():
+        frames, count = line.rsplit(" ", 1)
+        frames = frames.split(";")
+        total += int(count)
+        if SPINBP.match(frames[-1]):
+            spin.append((frames, int(count)))
+        if any(f.startswith(("runtime.", "main.")) for f in frames) and \
+                ("[unknown]" in frames or "[truncated]" in frames):
+            junk.append((frames, int(count)))
+    n = sum(c for _, c in spin)
+    assert n >= 100, f"{n} samples in spinbp of {total}"
+    cut = [f for f, _ in spin if len(f) < 3 or f[-2] != "main.work" or
+           not any(x.startswith("runtime.goexit") for x in f)]
+    assert not cut, f"stacks of spinbp without main.work under runtime.goexit: {cut[:3]}"
+    # Go's signal handlers (async preemption) may show [truncated] now and
+    # then; the idle threads' stacks, a few hundred samples each, never may.
+    bad = sum(c for _, c in junk)
+    assert bad <= total // 50, f"{bad} of {total} samples unknown or truncated: {junk[:3]}"
+    figure(f"Go: {n} of {n} samples in spinbp under main.work; "
+           f"{bad} of {total} samples of Go code [unknown] or [truncated]")
+    # The memos (README, "Unwind only what changed") hold for these unwinds
+    # too: the test build redoes each memo-served unwind in full.
+    verify = ROOT / "build" / "fgtrace-verify"
+    assert verify.exists(), f"{verify} is not built (make verify-build)"
+    trace = d / "verify.json"
+    r = subprocess.run([str(verify), "-q", "-F", "999", "-o", str(trace), "--", str(exe),
+                        "700"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, f"fgtrace-verify exited {r.returncode}: {r.stderr}"
+    meta = fgtrace_meta(load_checked(trace))
+    checked, differ = meta["unwind_memo_checked"], meta["unwind_memo_mismatches"]
+    assert checked >= 300 and differ == 0, \
+        f"{differ} of {checked} memo-served Go stacks differ from a full unwind"
+    figure(f"Go: {checked} memo-served unwinds redone in full, {differ} differ")
+
+
+# ---- 8. what symbolization costs ---------------------------------------------
 
 def test_symbolization_cost():
     d = tmpdir()
