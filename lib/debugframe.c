@@ -84,14 +84,16 @@ static bool next_entry(const uint8_t *sec, size_t len, size_t *off, struct entry
 static bool put_cie(const uint8_t *sec, const struct entry *e, uint8_t *img, size_t *pos)
 {
 	const uint8_t *body = sec + e->off + 4; /* id, version, augmentation, ... */
-	if (e->len < 7)
+	/* At least: id, version, an empty augmentation, (version 4: address
+	 * and segment sizes), code and data alignment, return column. */
+	if (e->len < 9)
 		return false;
 	uint8_t version = body[4];
 	if ((version != 1 && version != 3 && version != 4) || body[5] != 0)
 		return false; /* an augmentation we would have to interpret */
 	size_t skip = 0;      /* version 4: address size and segment selector size */
 	if (version == 4) {
-		if (body[6] != 8 || body[7] != 0)
+		if (e->len < 11 || body[6] != 8 || body[7] != 0)
 			return false;
 		skip = 2;
 		version = 3;
@@ -200,6 +202,7 @@ int fgt_debugframe_convert(const uint8_t *sec, size_t len, uint64_t bias, uint64
 	for (size_t i = 1; i < nt; i++)
 		if (table[i].start != table[kept - 1].start)
 			table[kept++] = table[i];
+	memset(table + kept, 0, (nt - kept) * sizeof(*table)); /* the padding */
 	out->image = img;
 	out->size = table_off + kept * sizeof(*table) + 8;
 	out->table_off = table_off;

@@ -195,6 +195,14 @@ static void test_entries_that_cannot_be_used_are_left_out(void **state)
 	size_t cie = add_cie(&s, 1, "", 0);
 	size_t zr = add_cie(&s, 1, "zR", 0); /* an augmentation */
 	add_fde(&s, zr, 0x1400, 0x10);
+	size_t cut = s.n; /* a version 4 CIE that ends before its fields */
+	put32(&s, 7);
+	put32(&s, 0xffffffffu);
+	put8(&s, 4);
+	put8(&s, 0);
+	put8(&s, 8);
+	put32(&s, 0); /* padding: what would be its segment size reads 0 */
+	add_fde(&s, cut, 0x1450, 0x10);
 	add_fde(&s, cie, 0, 0x10);	    /* a function the linker dropped */
 	add_fde(&s, cie, 0x1500, 0);	    /* empty */
 	add_fde(&s, cie, 0x0f00, 0x10);	    /* before the module */
@@ -229,6 +237,9 @@ static void test_the_table_is_sorted_with_one_fde_per_start(void **state)
 	static const uint64_t want[] = {0x1000, 0x1800, 0x2000, 0x2800};
 	for (size_t i = 0; i < 4; i++)
 		check_entry(&df, i, BIAS + want[i], 0x10, 1);
+	assert_int_equal(df.size, df.table_off + 4 * 8 + 8);
+	for (size_t i = df.size - 8; i < df.size; i++)
+		assert_int_equal(df.image[i], 0); /* not the entry dropped */
 	fgt_debugframe_free(&df);
 }
 
