@@ -27,7 +27,7 @@
  * access_mem serves them from our memory. */
 #define DF_BASE	       0x4000000000000000ull
 #define DF_SHIFT       40
-#define MAX_DF_MODULES 64
+#define MAX_DF_MODULES 256
 
 struct cached_page {
 	uint64_t addr; /* page address, or 0 when empty */
@@ -308,9 +308,16 @@ static const unw_dyn_info_t *table_for(struct fgt_unwinder *u, uint64_t ip)
 
 static void drop_debug_frames(struct fgt_unwinder *u)
 {
-	for (size_t i = 0; i < u->n_dfs; i++)
+	bool had = false;
+	for (size_t i = 0; i < u->n_dfs; i++) {
+		had = had || u->dfs[i].df.image;
 		fgt_debugframe_free(&u->dfs[i].df);
+	}
 	u->n_dfs = 0;
+	/* A cached rule may hold the address of a DWARF expression in a
+	 * window that another module's table takes next. */
+	if (had && u->as)
+		unw_flush_cache(u->as, 0, 0);
 }
 
 /* The converted .debug_frame table of the module that holds ip, converting
@@ -472,6 +479,7 @@ void fgt_unwinder_free(struct fgt_unwinder *u)
 {
 	if (!u)
 		return;
+	drop_debug_frames(u); /* flushes u->as's cache: before it goes */
 	if (u->as)
 		unw_destroy_addr_space(u->as);
 	if (u->upt)
@@ -481,7 +489,6 @@ void fgt_unwinder_free(struct fgt_unwinder *u)
 	fgt_memo_free(&u->memos);
 	fgt_memo_log_free(&u->log);
 	fgt_hashmap_free(&u->no_info);
-	drop_debug_frames(u);
 	if (current == u)
 		current = NULL;
 	free(u);

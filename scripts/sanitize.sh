@@ -76,5 +76,23 @@ if [ -x build/targets/spinner ]; then
 	exec 9>&-
 	wait $spid
 fi
+
+# Code whose call frame information is only in .debug_frame: a C program
+# (compressed section) and a Go program (lib/debugframe.c).
+if gcc -O1 -g -gz -fno-asynchronous-unwind-tables -fno-unwind-tables \
+	-fomit-frame-pointer -o "$tmp/noframe" tests/targets/cfi/noframe.c; then
+	capture capture-launch-noframe $B/fgtrace -q -F 999 -o "$tmp/n.json" \
+		-- "$tmp/noframe" 300
+else
+	fail capture-launch-noframe "cannot build tests/targets/cfi/noframe.c"
+fi
+if (cd tests/targets/cfi/gospin && GOCACHE="$(pwd)/../../../../build/go-cache" \
+	GOPATH="$tmp/gopath" GOFLAGS=-mod=mod CGO_ENABLED=1 GOTOOLCHAIN=local \
+	go build -o "$tmp/gospin" .); then
+	capture capture-launch-gospin $B/fgtrace -q -F 999 -o "$tmp/g.json" \
+		-o "$tmp/g.folded" -- "$tmp/gospin" 300
+else
+	fail capture-launch-gospin "cannot build tests/targets/cfi/gospin"
+fi
 rm -rf "$tmp"
 exit $failed
