@@ -563,15 +563,19 @@ static const uint8_t *debug_frame_of(Elf *elf, size_t *len)
 		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (!name)
 			continue;
-		/* Compressed as gABI has it, or in GNU's older form. */
+		/* Compressed as gABI has it, or in GNU's older form. libdw may
+		 * have inflated it already: a GNU section then fails to
+		 * inflate again, and no longer starts with "ZLIB". */
 		bool gnu = strcmp(name, ".zdebug_frame") == 0;
 		if (!gnu && strcmp(name, ".debug_frame") != 0)
 			continue;
-		if (gnu ? elf_compress_gnu(scn, 0, 0) < 0
-			: (sh.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
+		if (gnu)
+			(void)elf_compress_gnu(scn, 0, 0);
+		else if ((sh.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
 			return NULL;
 		Elf_Data *d = elf_getdata(scn, NULL);
-		if (!d || !d->d_buf || !d->d_size)
+		if (!d || !d->d_buf || !d->d_size ||
+		    (gnu && d->d_size >= 4 && memcmp(d->d_buf, "ZLIB", 4) == 0))
 			return NULL;
 		*len = d->d_size;
 		return d->d_buf;

@@ -756,8 +756,13 @@ def test_code_with_cfi_only_in_debug_frame_unwinds_in_full():
     assert ".debug_frame" not in sections(stripped)
     run_tool(["objcopy", f"--add-gnu-debuglink={side / 'noframe.debug'}", stripped],
              "add a .gnu_debuglink")
+    gnu = d / "noframe-gnu"  # GNU's older form, as Go 1.11 to 1.17 wrote it
+    run_tool(["objcopy", "--compress-debug-sections=zlib-gnu", exe, gnu],
+             "compress the debug sections the GNU way")
+    assert ".zdebug_frame" in sections(gnu)
     for label, prog in (("compressed .debug_frame", exe),
-                        ("separate debug file", stripped)):
+                        ("separate debug file", stripped),
+                        (".zdebug_frame", gnu)):
         folded = d / f"{prog.name}.folded"
         events = capture(d, f"{prog.name}.json",
                          ["-o", folded, "-F", 499, "--", prog, 700])
