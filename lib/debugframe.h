@@ -34,11 +34,20 @@ struct fgt_debugframe {
 /* A module's .debug_frame as found in its files: data[0..len) is borrowed
  * from whoever found it. The module is mapped at [start, end); its
  * addresses are its files' plus bias. */
+#define FGT_DF_MAX_SWITCHES 16
+
 struct fgt_debugframe_src {
 	const uint8_t *data;
 	size_t len;
 	uint64_t bias;
 	uint64_t start, end;
+	/* Functions (run-time address ranges) that switch to another stack
+	 * without saying so in their CFI: Go's runtime.mcall and the like. A
+	 * stack's chain ends at them. */
+	struct {
+		uint64_t lo, hi;
+	} switches[FGT_DF_MAX_SWITCHES];
+	size_t n_switches;
 };
 
 /* Converts the .debug_frame bytes sec[0..len) of a module mapped at

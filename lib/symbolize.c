@@ -583,6 +583,42 @@ static const uint8_t *debug_frame_of(Elf *elf, size_t *len)
 	return NULL;
 }
 
+/* Go's runtime functions that move to another stack (the system stack, or
+ * a new goroutine stack) without CFI for the move: Go's own traceback ends
+ * or jumps stacks at each (runtime/traceback.go). */
+static bool switches_stack(const char *name)
+{
+	static const char *const names[] = {
+	    "runtime.mcall",	 "runtime.systemstack", "runtime.morestack",
+	    "runtime.asmcgocall", "runtime.nanotime1",	 "runtime.walltime",
+	    "runtime.walltime1", "time.now",
+	};
+	size_t len = strlen(name);
+	if (len > 5 && strcmp(name + len - 5, ".abi0") == 0)
+		len -= 5;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && strncmp(name, names[i], len) == 0)
+			return true;
+	return false;
+}
+
+static void find_switches(Dwfl_Module *mod, struct fgt_debugframe_src *out)
+{
+	int n = dwfl_module_getsymtab(mod);
+	for (int i = 1; i < n && out->n_switches < FGT_DF_MAX_SWITCHES; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		const char *name =
+		    dwfl_module_getsym_info(mod, i, &sym, &addr, NULL, NULL, NULL);
+		if (name && GELF_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_size &&
+		    switches_stack(name)) {
+			out->switches[out->n_switches].lo = addr;
+			out->switches[out->n_switches].hi = addr + sym.st_size;
+			out->n_switches++;
+		}
+	}
+}
+
 int fgt_symbolizer_debug_frame(void *symbolizer, uint64_t pc,
 			       struct fgt_debugframe_src *out)
 {
@@ -604,6 +640,8 @@ int fgt_symbolizer_debug_frame(void *symbolizer, uint64_t pc,
 			out->data = debug_frame_of(debug, &out->len);
 	}
 	out->bias = bias;
+	if (out->data)
+		find_switches(mod, out);
 	return out->data ? 0 : -ENOENT;
 }
 

@@ -41,6 +41,7 @@ struct df_module {
 	uint64_t start, end;
 	struct fgt_debugframe df;
 	unw_dyn_info_t di;
+	struct fgt_debugframe_src src; /* for its switches only */
 };
 
 struct fgt_unwinder {
@@ -339,6 +340,10 @@ static const unw_dyn_info_t *debug_frame_for(struct fgt_unwinder *u, uint64_t ip
 	memset(m, 0, sizeof(*m));
 	m->start = src.start;
 	m->end = src.end;
+	m->src.n_switches = src.n_switches < FGT_DF_MAX_SWITCHES ? src.n_switches
+								: FGT_DF_MAX_SWITCHES;
+	memcpy(m->src.switches, src.switches, sizeof(src.switches));
+	m->src.data = NULL; /* borrowed: gone after this call */
 	if (rc < 0 || fgt_debugframe_convert(src.data, src.len, src.bias, src.start,
 					     src.end, &m->df) < 0)
 		return NULL;
@@ -541,6 +546,39 @@ static bool only_debug_frame(struct fgt_unwinder *u, uint64_t pc)
 	return debug_frame_for(u, pc) && !table_for(u, pc);
 }
 
+/* True when pc lies in one of the functions of such a module that may
+ * switch stacks (see fgt_debugframe_src). When it did, its CFI points into
+ * the stack it moved to, where a caller is left over from before, or
+ * garbage: Go's own tracebacks end a system stack there. */
+static bool switches_stack(struct fgt_unwinder *u, uint64_t pc)
+{
+	if (!only_debug_frame(u, pc))
+		return false;
+	for (size_t i = 0; i < u->n_dfs; i++) {
+		const struct df_module *m = &u->dfs[i];
+		if (pc < m->start || pc >= m->end)
+			continue;
+		for (size_t k = 0; k < m->src.n_switches; k++)
+			if (pc >= m->src.switches[k].lo && pc < m->src.switches[k].hi)
+				return true;
+		return false;
+	}
+	return false;
+}
+
+/* True when the return address ra follows a direct call to a function that
+ * may switch stacks: the caller the CFI found really called it, so it did
+ * not switch (Go's nanotime1 on the system stack already, say). A caller
+ * left over on the stack it moved to made some other call. */
+static bool calls_switch(struct fgt_unwinder *u, uint64_t ra)
+{
+	unw_word_t w;
+	if (ra < 5 || read_code(u, ra - 5, &w) < 0 || (w & 0xff) != 0xe8)
+		return false; /* not after a CALL rel32 */
+	int32_t rel = (int32_t)(uint32_t)(w >> 8);
+	return switches_stack(u, ra + (uint64_t)(int64_t)rel);
+}
+
 /* Records the unwinder's state at a frame, for the memo. */
 static void record(struct fgt_unwinder *u, unw_cursor_t *c, struct fgt_memo_frame *f,
 		   uint64_t pc, uint64_t sp, bool exact)
@@ -631,6 +669,9 @@ static size_t unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 	unw_word_t prev_sp = s->regs.rsp;
 	for (;;) {
 		u->frame = (uint32_t)(n - 1);
+		/* A return address is looked up at the call, one byte back. */
+		bool from_switch =
+		    switches_stack(u, frames[n - 1].pc - !frames[n - 1].exact);
 		signal = unw_is_signal_frame(&cursor) > 0;
 		int rc = unw_step(&cursor);
 		if (rc == 0)
@@ -643,6 +684,8 @@ static size_t unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 		unw_word_t ip, sp;
 		unw_get_reg(&cursor, UNW_REG_IP, &ip);
 		unw_get_reg(&cursor, UNW_REG_SP, &sp);
+		if (from_switch && !calls_switch(u, ip))
+			break; /* moved stacks: the caller is on the stack it left */
 		/* A corrupt chain can loop or run backwards: stacks grow down, so
 		 * each caller's frame lies above its callee's. */
 		if (ip == 0 || sp < prev_sp) {

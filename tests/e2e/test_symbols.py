@@ -803,22 +803,35 @@ def build_gospin(d):
 def test_go_program_unwinds_by_its_debug_frame():
     # Go keeps its CFI in .debug_frame. spinbp holds rbp at zero, so only the
     # CFI finds its callers. The runtime's own stack switches (mcall,
-    # systemstack) end a system stack's chain there, with no made-up caller.
+    # systemstack) end a system stack's chain there, with no made-up caller;
+    # a function that may switch but did not keeps its caller.
     d = tmpdir()
     exe = build_gospin(d)
     assert ".eh_frame_hdr" not in sections(exe)
     folded = d / "gospin.folded"
-    capture(d, "gospin.json", ["-o", folded, "-F", 499, "--", exe, 700])
-    spin, junk, total = [], [], 0
+    capture(d, "gospin.json", ["-o", folded, "-F", 999, "--", exe, 1000])
+    spin, junk, above, total, called = [], [], [], 0, 0
     for line in folded.read_text().splitlines():
         frames, count = line.rsplit(" ", 1)
         frames = frames.split(";")
         total += int(count)
+        # runtime.mcall always moves to the system stack, so it is that
+        # stack's first frame (under the state frame): what lies above it
+        # there is left over from before (the runtime's start, on the main
+        # thread).
+        if "runtime.mcall" in frames[2:]:
+            above.append((frames, int(count)))
+        # time.now moves only around its vdso call: before, its caller is
+        # real, and is kept.
+        if frames[-2:] == ["time.Now", "time.now"]:
+            called += int(count)
         if SPINBP.match(frames[-1]):
             spin.append((frames, int(count)))
         if any(f.startswith(("runtime.", "main.")) for f in frames) and \
                 ("[unknown]" in frames or "[truncated]" in frames):
             junk.append((frames, int(count)))
+    assert not above, f"frames above runtime.mcall: {above[:3]}"
+    assert called, "no sample of time.now under time.Now"
     n = sum(c for _, c in spin)
     assert n >= 100, f"{n} samples in spinbp of {total}"
     cut = [f for f, _ in spin if len(f) < 3 or f[-2] != "main.work" or
@@ -829,7 +842,8 @@ def test_go_program_unwinds_by_its_debug_frame():
     bad = sum(c for _, c in junk)
     assert bad <= total // 50, f"{bad} of {total} samples unknown or truncated: {junk[:3]}"
     figure(f"Go: {n} of {n} samples in spinbp under main.work; "
-           f"{bad} of {total} samples of Go code [unknown] or [truncated]")
+           f"{bad} of {total} samples of Go code [unknown] or [truncated]; "
+           f"{called} in time.now under time.Now")
     # The memos (README, "Unwind only what changed") hold for these unwinds
     # too: the test build redoes each memo-served unwind in full.
     verify = ROOT / "build" / "fgtrace-verify"
