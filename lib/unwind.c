@@ -541,9 +541,10 @@ static bool is_known_pc(struct fgt_unwinder *u, uint64_t pc)
  * tracebacks end a system stack, and as the frame-pointer walk did. */
 static bool only_debug_frame(struct fgt_unwinder *u, uint64_t pc)
 {
-	/* libunwind steps from its cache without asking for the table: it
-	 * may not be loaded (again) yet. */
-	return debug_frame_for(u, pc) && !table_for(u, pc);
+	/* An .eh_frame table first: it is a binary search, where the other
+	 * may ask the symbolizer. libunwind steps from its cache without
+	 * asking for the .debug_frame table: it may not be loaded (again). */
+	return !table_for(u, pc) && debug_frame_for(u, pc);
 }
 
 /* True when pc lies in one of the functions of such a module that may
