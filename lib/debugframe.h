@@ -36,6 +36,10 @@ struct fgt_debugframe {
  * addresses are its files' plus bias. */
 #define FGT_DF_MAX_SWITCHES 16
 
+struct fgt_range {
+	uint64_t lo, hi; /* [lo, hi) */
+};
+
 struct fgt_debugframe_src {
 	const uint8_t *data;
 	size_t len;
@@ -44,9 +48,7 @@ struct fgt_debugframe_src {
 	/* Functions (run-time address ranges) that switch to another stack
 	 * without saying so in their CFI: Go's runtime.mcall and the like. A
 	 * stack's chain ends at them. */
-	struct {
-		uint64_t lo, hi;
-	} switches[FGT_DF_MAX_SWITCHES];
+	struct fgt_range switches[FGT_DF_MAX_SWITCHES];
 	size_t n_switches;
 };
 

@@ -586,7 +586,7 @@ static const uint8_t *debug_frame_of(Elf *elf, size_t *len)
 /* Go's runtime functions that move to another stack (the system stack, or
  * a new goroutine stack) without CFI for the move: Go's own traceback ends
  * or jumps stacks at each (runtime/traceback.go). */
-static bool switches_stack(const char *name)
+static bool is_go_stack_switch(const char *name)
 {
 	static const char *const names[] = {
 	    "runtime.mcall",	 "runtime.systemstack", "runtime.morestack",
@@ -611,7 +611,7 @@ static void find_switches(Dwfl_Module *mod, struct fgt_debugframe_src *out)
 		const char *name =
 		    dwfl_module_getsym_info(mod, i, &sym, &addr, NULL, NULL, NULL);
 		if (name && GELF_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_size &&
-		    switches_stack(name)) {
+		    is_go_stack_switch(name)) {
 			out->switches[out->n_switches].lo = addr;
 			out->switches[out->n_switches].hi = addr + sym.st_size;
 			out->n_switches++;

@@ -41,7 +41,8 @@ struct df_module {
 	uint64_t start, end;
 	struct fgt_debugframe df;
 	unw_dyn_info_t di;
-	struct fgt_debugframe_src src; /* for its switches only */
+	struct fgt_range switches[FGT_DF_MAX_SWITCHES]; /* see fgt_debugframe_src */
+	size_t n_switches;
 };
 
 struct fgt_unwinder {
@@ -340,10 +341,9 @@ static const unw_dyn_info_t *debug_frame_for(struct fgt_unwinder *u, uint64_t ip
 	memset(m, 0, sizeof(*m));
 	m->start = src.start;
 	m->end = src.end;
-	m->src.n_switches = src.n_switches < FGT_DF_MAX_SWITCHES ? src.n_switches
-								: FGT_DF_MAX_SWITCHES;
-	memcpy(m->src.switches, src.switches, sizeof(src.switches));
-	m->src.data = NULL; /* borrowed: gone after this call */
+	m->n_switches =
+	    src.n_switches < FGT_DF_MAX_SWITCHES ? src.n_switches : FGT_DF_MAX_SWITCHES;
+	memcpy(m->switches, src.switches, sizeof(m->switches));
 	if (rc < 0 || fgt_debugframe_convert(src.data, src.len, src.bias, src.start,
 					     src.end, &m->df) < 0)
 		return NULL;
@@ -533,12 +533,11 @@ static bool is_known_pc(struct fgt_unwinder *u, uint64_t pc)
 }
 
 /* True when pc lies in a module that has a converted .debug_frame and no
- * .eh_frame table: in practice a Go program. Go's runtime switches stacks in
- * assembly (mcall, systemstack, morestack, time.now around the vdso) whose
- * CFI does not describe the switch, so the return address it points to on
- * the new stack is not code. The caller is on the stack the runtime left,
- * not in the copy: the chain on this stack ends there, as Go's own
- * tracebacks end a system stack, and as the frame-pointer walk did. */
+ * .eh_frame table: in practice a Go program. A step out of such a frame to a
+ * return address that is not code ends the chain, unmarked: the CFI of the
+ * first frame of Go's stacks (runtime.rt0_go, a thread's start) points at
+ * whatever lies above it, as does that of a stack switch (switches_stack).
+ * The frame-pointer walk ended these chains the same way. */
 static bool only_debug_frame(struct fgt_unwinder *u, uint64_t pc)
 {
 	/* An .eh_frame table first: it is a binary search, where the other
@@ -559,8 +558,8 @@ static bool switches_stack(struct fgt_unwinder *u, uint64_t pc)
 		const struct df_module *m = &u->dfs[i];
 		if (pc < m->start || pc >= m->end)
 			continue;
-		for (size_t k = 0; k < m->src.n_switches; k++)
-			if (pc >= m->src.switches[k].lo && pc < m->src.switches[k].hi)
+		for (size_t k = 0; k < m->n_switches; k++)
+			if (pc >= m->switches[k].lo && pc < m->switches[k].hi)
 				return true;
 		return false;
 	}
