@@ -95,6 +95,12 @@ static void print_summary(const struct fgt_config *cfg, const struct fgt_summary
 	    " us, max %.0f us; %.0f%% of samples needed no stop; %" PRIu64 " dropped\n",
 	    t->stops, held_median_us(t), t->held_max_ns / 1e3,
 	    taken ? 100.0 * (double)(taken - t->stops) / (double)taken : 0.0, t->drops);
+	if (t->files_short)
+		fprintf(stderr,
+			"fgtrace: note: %" PRIu64 " threads had their /proc files "
+			"opened at each tick, at more cost to fgtrace: too few open "
+			"files (ulimit -n) to keep them open\n",
+			t->files_short);
 	if (s->tracer_demoted == FGT_DEMOTED_CPU)
 		fputs("fgtrace: the tracer left real-time priority: it needed more than "
 		      "half a CPU (try a lower -F)\n",

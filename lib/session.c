@@ -569,11 +569,12 @@ static void metadata_json(struct fgt_session *s, struct fgt_strbuf *b)
 	fgt_strbuf_printf(
 	    b, ",\"tracer_nice\":%d,\"tracer_slice_ns\":%" PRIu64 ",\"worker_nice\":%d",
 	    s->prio.nice, s->prio.slice_ns, ws->worker_nice);
-	fgt_strbuf_printf(b,
-			  ",\"samples_without_stop\":%" PRIu64
-			  ",\"calls_remade\":%" PRIu64 ",\"eintr_caused\":%" PRIu64
-			  ",\"processes_let_go\":%" PRIu64,
-			  ts->unstopped, ts->restarted, ts->eintr, ts->foreign);
+	fgt_strbuf_printf(
+	    b,
+	    ",\"samples_without_stop\":%" PRIu64 ",\"calls_remade\":%" PRIu64
+	    ",\"eintr_caused\":%" PRIu64 ",\"processes_let_go\":%" PRIu64
+	    ",\"threads_files_short\":%" PRIu64,
+	    ts->unstopped, ts->restarted, ts->eintr, ts->foreign, ts->files_short);
 	fgt_strbuf_printf(b,
 			  ",\"stop_held_ns_total\":%" PRIu64 ",\"stop_copy_ns_total\":%" PRIu64
 			  ",\"stop_held_ns_max\":%" PRIu64 ",\"stop_held_us_histogram\":{",

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -46,6 +47,9 @@
 #define RESTOP_FIRST_NS 20000000ull
 #define RESTOP_MAX_NS	5120000000ull
 #define COPY_MARGIN (8 * 1024ul)
+/* Files left to the rest of fgtrace (its outputs, the symbolizer's ELF and
+ * debug files, /proc reads) when threads take their two files each. */
+#define FD_RESERVE 256
 /* io_uring_enter flags under which argument 4 may carry a timeout:
  * IORING_ENTER_EXT_ARG, and IORING_ENTER_EXT_ARG_REG (Linux 6.13), which
  * older headers lack. */
@@ -62,8 +66,10 @@ enum thread_state {
 struct thread {
 	pid_t tid;
 	enum thread_state state;
-	int schedstat_fd;	   /* -1 when it could not be opened */
-	int syscall_fd;		   /* /proc/.../syscall, -1 when it could not be opened */
+	/* Kept open when the budget allows (FD_RESERVE), or -1: opened for
+	 * each read then (read_slices, read_syscall). */
+	int schedstat_fd;	   /* /proc/.../schedstat */
+	int syscall_fd;		   /* /proc/.../syscall */
 	uint64_t last_slices;	   /* schedstat field 3 at the last decision */
 	bool stopped_last;	   /* stopped since the last decision */
 	bool stop_slices_ok;	   /* stop_slices was read */
@@ -97,6 +103,10 @@ struct fgt_tracee {
 	size_t stack_bytes;
 	uint64_t clock_start_ns;
 	pid_t pid;
+	size_t thread_fds;	  /* files open for threads (schedstat, syscall) */
+	size_t thread_fds_max;	  /* ... at most */
+	bool nofile_raised;	  /* the soft limit was raised: */
+	struct rlimit nofile_old; /* ... a launched command gets this one back */
 	bool launched;
 	bool sampling;	 /* false until a launched command has exec'd */
 	int exec_err_fd; /* read end of the child's exec-error pipe, or -1 */
@@ -134,8 +144,84 @@ int fgt_tracee_new(struct fgt_queue *q, size_t stack_bytes, uint64_t clock_start
 	t->exec_err_fd = -1;
 	t->sampling = true;
 	fgt_tidmap_init(&t->threads);
+	/* Two files a thread: a process of thousands of threads needs more than
+	 * the usual soft limit (1024). Take what the hard limit allows, and
+	 * leave the rest of fgtrace its share. */
+	rlim_t limit = 1024;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		limit = rl.rlim_cur;
+		if (rl.rlim_cur < rl.rlim_max) {
+			struct rlimit raised = {rl.rlim_max, rl.rlim_max};
+			if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+				t->nofile_old = rl;
+				t->nofile_raised = true;
+				limit = rl.rlim_max;
+			}
+		}
+	}
+	if (limit > (rlim_t)SIZE_MAX / 2)
+		limit = (rlim_t)SIZE_MAX / 2;
+	t->thread_fds_max =
+	    limit > 2 * FD_RESERVE ? (size_t)limit - FD_RESERVE : (size_t)limit / 2;
 	*out = t;
 	return 0;
+}
+
+/* Opens the thread's schedstat and syscall files to keep, when the budget
+ * allows both. Returns false when it did not: they are then opened for each
+ * read, which costs fgtrace three system calls where it took one, and the
+ * target nothing. */
+static bool open_thread_files(struct fgt_tracee *t, struct thread *th)
+{
+	th->schedstat_fd = th->syscall_fd = -1;
+	if (t->thread_fds + 2 > t->thread_fds_max)
+		return false;
+	th->schedstat_fd = fgt_procfs_open_schedstat(t->pid, th->tid);
+	th->syscall_fd = fgt_procfs_open_syscall(t->pid, th->tid);
+	t->thread_fds += (th->schedstat_fd >= 0) + (th->syscall_fd >= 0);
+	return true;
+}
+
+static void close_thread_files(struct fgt_tracee *t, struct thread *th)
+{
+	if (th->schedstat_fd >= 0) {
+		close(th->schedstat_fd);
+		t->thread_fds--;
+	}
+	if (th->syscall_fd >= 0) {
+		close(th->syscall_fd);
+		t->thread_fds--;
+	}
+	th->schedstat_fd = th->syscall_fd = -1;
+}
+
+/* The thread's run count (schedstat field 3). Returns 0 or -errno. */
+static int read_slices(const struct fgt_tracee *t, const struct thread *th,
+		       uint64_t *slices)
+{
+	if (th->schedstat_fd >= 0)
+		return fgt_procfs_read_timeslices(th->schedstat_fd, slices);
+	int fd = fgt_procfs_open_schedstat(t->pid, th->tid);
+	if (fd < 0)
+		return fd;
+	int rc = fgt_procfs_read_timeslices(fd, slices);
+	close(fd);
+	return rc;
+}
+
+/* The call the thread sleeps in (/proc/.../syscall). Returns 0 or -errno. */
+static int read_syscall(const struct fgt_tracee *t, const struct thread *th,
+			struct fgt_proc_syscall *sc)
+{
+	if (th->syscall_fd >= 0)
+		return fgt_procfs_pread_syscall(th->syscall_fd, sc);
+	int fd = fgt_procfs_open_syscall(t->pid, th->tid);
+	if (fd < 0)
+		return fd;
+	int rc = fgt_procfs_pread_syscall(fd, sc);
+	close(fd);
+	return rc;
 }
 
 static void free_thread(struct fgt_tracee *t, struct thread *th)
@@ -144,10 +230,7 @@ static void free_thread(struct fgt_tracee *t, struct thread *th)
 		fgt_queue_put_back(t->queue, th->snap);
 	if (th->inflight)
 		t->n_inflight--;
-	if (th->schedstat_fd >= 0)
-		close(th->schedstat_fd);
-	if (th->syscall_fd >= 0)
-		close(th->syscall_fd);
+	close_thread_files(t, th);
 	free(th);
 }
 
@@ -202,13 +285,10 @@ static struct thread *add_thread(struct fgt_tracee *t, pid_t tid, enum thread_st
 	th->tid = tid;
 	th->state = st;
 	th->timeo_fd = -1;
-	th->schedstat_fd = fgt_procfs_open_schedstat(t->pid, tid);
-	th->syscall_fd = fgt_procfs_open_syscall(t->pid, tid);
+	if (!open_thread_files(t, th))
+		t->stats.files_short++;
 	if (fgt_tidmap_put(&t->threads, tid, th) < 0) {
-		if (th->schedstat_fd >= 0)
-			close(th->schedstat_fd);
-		if (th->syscall_fd >= 0)
-			close(th->syscall_fd);
+		close_thread_files(t, th);
 		free(th);
 		return NULL;
 	}
@@ -347,12 +427,16 @@ static int find_executable(const char *cmd, char *path, size_t cap)
 }
 
 static void child_exec(const char *path, char *const argv[], const sigset_t *mask,
-		       int errfd)
+		       const struct rlimit *nofile, int errfd)
 {
 	/* Only async-signal-safe calls here: we are a fork of a threaded process.
 	 * Dispositions are inherited untouched (fgtrace installs no handlers),
 	 * so an ignored SIGINT stays ignored, as a shell would leave it. */
 	sigprocmask(SIG_SETMASK, mask, NULL);
+	/* The limit fgtrace was started with, not the one it raised for itself:
+	 * a program that uses select() needs its descriptors below 1024. */
+	if (nofile)
+		setrlimit(RLIMIT_NOFILE, nofile);
 	/* Wait here until the parent has seized us and opened its outputs. */
 	raise(SIGSTOP);
 	execv(path, argv);
@@ -389,7 +473,8 @@ pid_t fgt_tracee_spawn(struct fgt_tracee *t, char *const argv[], const void *chi
 	}
 	if (pid == 0) {
 		close(pfd[0]);
-		child_exec(path, argv, child_mask, pfd[1]);
+		child_exec(path, argv, child_mask,
+			   t->nofile_raised ? &t->nofile_old : NULL, pfd[1]);
 	}
 	close(pfd[1]);
 	t->exec_err_fd = pfd[0];
@@ -573,8 +658,7 @@ static struct fgt_snapshot *take_sample(struct fgt_tracee *t, struct thread *th,
 	copy_stack(t, s);
 	/* The run count cannot move while the thread is stopped: if it still
 	 * reads this later, the thread has not run since we resumed it. */
-	th->stop_slices_ok = th->schedstat_fd >= 0 &&
-			     fgt_procfs_read_timeslices(th->schedstat_fd, &th->stop_slices) == 0;
+	th->stop_slices_ok = read_slices(t, th, &th->stop_slices) == 0;
 	return s;
 }
 
@@ -685,11 +769,10 @@ static bool push_blocked(struct fgt_tracee *t, struct thread *th)
  * that changed, a wake that found it unqueued) returns in the switch-in the
  * resume gives, and the thread runs on to sleep somewhere else in that same
  * one switch-in. */
-static bool back_in_stopped_call(const struct thread *th)
+static bool back_in_stopped_call(const struct fgt_tracee *t, const struct thread *th)
 {
 	struct fgt_proc_syscall sc;
-	if (th->syscall_fd < 0 || fgt_procfs_pread_syscall(th->syscall_fd, &sc) < 0 ||
-	    sc.running)
+	if (read_syscall(t, th, &sc) < 0 || sc.running)
 		return false;
 	const struct fgt_proc_syscall *c = &th->stop_call;
 	return sc.nr == c->nr && sc.sp == c->sp && sc.pc == c->pc &&
@@ -717,8 +800,7 @@ static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
 {
 	uint64_t slices;
 	th->ran = false;
-	if (th->schedstat_fd < 0 ||
-	    fgt_procfs_read_timeslices(th->schedstat_fd, &slices) < 0) {
+	if (read_slices(t, th, &slices) < 0) {
 		th->trusted = false;
 		return false;
 	}
@@ -731,7 +813,7 @@ static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
 		same = th->stop_slices_ok &&
 		       (slices == th->stop_slices ||
 			(slices == th->stop_slices + 1 && th->stopped_blocked &&
-			 back_in_stopped_call(th)));
+			 back_in_stopped_call(t, th)));
 	else
 		same = th->trusted && slices == th->last_slices;
 	same = same && th->sampled;
@@ -829,8 +911,7 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 	struct fgt_proc_syscall sc;
 	uint64_t after;
 	th->asleep_in_call = true; /* until /proc says otherwise */
-	if (th->syscall_fd < 0 || th->schedstat_fd < 0 ||
-	    fgt_procfs_pread_syscall(th->syscall_fd, &sc) < 0)
+	if (read_syscall(t, th, &sc) < 0)
 		return false;
 	if (sc.running || sc.nr < 0) {
 		th->asleep_in_call = false; /* any call it makes begins after now */
@@ -873,8 +954,7 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 	uint64_t now = now_ns();
 	s->ts_ns = since_start(t, now);
 	copy_stack(t, s);
-	if (fgt_procfs_read_timeslices(th->schedstat_fd, &after) < 0 ||
-	    after != th->last_slices) {
+	if (read_slices(t, th, &after) < 0 || after != th->last_slices) {
 		th->asleep_in_call = false; /* it woke: a call now is a new one */
 		return false;
 	}
@@ -989,12 +1069,10 @@ static void handle_exec(struct fgt_tracee *t, struct thread *th)
 		fgt_procfs_read_comm(t->pid, 0, s->comm, sizeof(s->comm));
 		fgt_queue_push(t->queue, s, false);
 	}
-	if (th->schedstat_fd >= 0)
-		close(th->schedstat_fd);
-	th->schedstat_fd = fgt_procfs_open_schedstat(t->pid, th->tid);
-	if (th->syscall_fd >= 0)
-		close(th->syscall_fd);
-	th->syscall_fd = fgt_procfs_open_syscall(t->pid, th->tid);
+	/* The exec'ing thread now has the leader's id: open its files anew
+	 * (the other threads' are closed, so the budget allows it). */
+	close_thread_files(t, th);
+	open_thread_files(t, th);
 	th->sampled = false;
 	th->trusted = false;
 	t->sampling = true;

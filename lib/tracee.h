@@ -38,6 +38,8 @@ struct fgt_tracee_stats {
 	uint64_t signals;    /* signals passed on to the target */
 	uint64_t threads_seen;	/* distinct threads seen */
 	uint64_t threads_live;	/* threads traced now */
+	uint64_t files_short;	/* threads whose /proc files were not kept open
+				 * (open files ran short), but opened for each read */
 	uint64_t copied_bytes;	/* stack bytes copied */
 	uint64_t held_total_ns; /* sum of interrupt-to-resume times: an upper bound of
 				 * the pauses (a thread runs until it reaches its stop) */
@@ -49,7 +51,12 @@ struct fgt_tracee_stats {
 struct fgt_tracee;
 
 /* Creates the controller. clock_start_ns is the CLOCK_MONOTONIC origin of
- * snapshot timestamps. Returns 0 or -ENOMEM. */
+ * snapshot timestamps. Returns 0 or -ENOMEM.
+ * It raises the process's soft limit on open files to the hard one, since it
+ * keeps two files open per thread of the target, and keeps FD_RESERVE (256)
+ * of them, or half when the limit is small, for the rest of fgtrace; a
+ * thread beyond that budget is counted in files_short. A command it launches
+ * gets the old limit back. */
 int fgt_tracee_new(struct fgt_queue *q, size_t stack_bytes, uint64_t clock_start_ns,
 		   struct fgt_tracee **out);
 /* Frees the controller; call fgt_tracee_detach first. */
