@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <libunwind-ptrace.h>
 #include <libunwind.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <inttypes.h>
 #include <string.h>
@@ -615,6 +616,68 @@ static void record(struct fgt_unwinder *u, unw_cursor_t *c, struct fgt_memo_fram
 	u->quiet = false;
 }
 
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+
+/* Where a leaf pc with no unwind info lies after a SYSCALL instruction:
+ * right after it (2 bytes back), or within the few instructions after
+ * glibc's "syscall; test %rax,%rax" of clone and clone3, which end their CFI
+ * before the syscall because what it would say is wrong in the child.
+ * Returns 0 when neither, 1 after a plain syscall, 2 in clone's pattern. */
+static int after_syscall(struct fgt_unwinder *u, uint64_t pc)
+{
+	uint8_t b[16];
+	unw_word_t w[2];
+	if (pc < sizeof(b) || pc >= USER_LIMIT || read_code(u, pc - 16, &w[0]) < 0 ||
+	    read_code(u, pc - 8, &w[1]) < 0)
+		return 0;
+	memcpy(b, w, sizeof(b));
+	static const uint8_t clone_tail[] = {0x0f, 0x05, 0x48, 0x85, 0xc0};
+	for (size_t k = sizeof(clone_tail); k <= 12; k++)
+		if (!memcmp(b + sizeof(b) - k, clone_tail, sizeof(clone_tail)))
+			return 2;
+	if (b[14] != 0x0f || b[15] != 0x05)
+		return 0;
+	unw_word_t next;
+	bool test_follows = read_code(u, pc, &next) == 0 && (next & 0xffffff) == 0xc08548;
+	return test_follows ? 2 : 1;
+}
+
+enum stub_step { STUB_NONE, STUB_BIRTH, STUB_STEPPED };
+
+/* A leaf pc after a SYSCALL, in code that no unwind info covers (see
+ * after_syscall). Nothing has been pushed there on the parent's side, so the
+ * return address is at the stack pointer: *out gets s with the registers of
+ * that caller (STUB_STEPPED). A child at its birth (clone returned 0 to it)
+ * has nothing on its new stack: its chain ends here (STUB_BIRTH). Anything
+ * else is left to libunwind (STUB_NONE). */
+static enum stub_step step_syscall_stub(struct fgt_unwinder *u,
+					const struct fgt_snapshot *s,
+					struct fgt_snapshot *out)
+{
+	const struct user_regs_struct *r = &s->regs;
+	uint64_t start;
+	int where = is_known_pc(u, r->rip) ? after_syscall(u, r->rip) : 0;
+	if (!where || fgt_unwinder_func_start(u, r->rip, &start))
+		return STUB_NONE;
+	bool clone_call = r->orig_rax == SYS_clone || r->orig_rax == SYS_clone3;
+	if (r->rax == 0 && (where == 2 || clone_call))
+		return STUB_BIRTH;
+	unw_word_t ra;
+	if (r->rsp < s->stack_addr || r->rsp + sizeof(ra) > s->stack_addr + s->stack_len)
+		return STUB_NONE;
+	memcpy(&ra, s->stack + (r->rsp - s->stack_addr), sizeof(ra));
+	if (!is_known_pc(u, ra))
+		return STUB_NONE;
+	*out = *s;
+	out->regs.rip = ra;
+	out->regs.rsp = r->rsp + sizeof(ra);
+	if (r->rsp + sizeof(ra) > u->highest)
+		u->highest = r->rsp + sizeof(ra);
+	return STUB_STEPPED;
+}
+
 static void snapshot_regs(const struct fgt_snapshot *s, uint64_t snap[FGT_MEMO_NSNAP])
 {
 	for (int r = 0; r < FGT_MEMO_NSNAP; r++) {
@@ -632,6 +695,7 @@ static size_t unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 		     bool use_memo)
 {
 	unw_cursor_t cursor;
+	struct fgt_snapshot stepped;
 	size_t n = 0;
 	bool signal = false, limit = false;
 	uint64_t snap[FGT_MEMO_NSNAP];
@@ -656,6 +720,22 @@ static size_t unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 	u->rec[0].pc = s->regs.rip;
 	u->rec[0].sp = s->regs.rsp;
 	n++;
+	switch (step_syscall_stub(u, s, &stepped)) {
+	case STUB_NONE:
+		break;
+	case STUB_BIRTH:
+		use_memo = false;
+		goto out;
+	case STUB_STEPPED:
+		/* Unwound from the caller on, without the memo (a rare state). */
+		use_memo = false;
+		memo = NULL;
+		u->snap = &stepped;
+		frames[n].pc = stepped.regs.rip;
+		frames[n].exact = false;
+		n++;
+		break;
+	}
 	/* A leaf pc in no module may be generated code, which libunwind can
 	 * still step out of; one in no mapping at all is garbage. */
 	unw_word_t insn;

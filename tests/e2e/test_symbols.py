@@ -5,7 +5,8 @@ through .gnu_debuglink, a .build-id directory and a local debuginfod server,
 code in unusual places (a deleted binary, a path that exists only in the
 target's mount namespace, JIT code named by a perf map), a library dlopened
 during the capture, frames with no symbol, code whose call frame information
-is only in .debug_frame (C, and a Go program), and what symbolization costs.
+is only in .debug_frame (C, and a Go program), glibc's clone, whose system
+call no CFI covers, and what symbolization costs.
 
 The C++ program and the library (tests/targets/cxx/) are built by the tests
 into their temporary directories, since each build variant is part of the
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import tefcheck
 from lib import (ROOT, Skip, fgtrace_meta, figure, load_trace, ns_to_trace_us, read_line,
-                 run_fgtrace, spans, start_fgtrace, start_target, stop_target,
+                 run_fgtrace, spans, start_fgtrace, start_target, stop_target, target,
                  thread_cpu_ns, tmpdir, tracer_pid, wait_for)
 
 TIMEOUT = 150
@@ -859,7 +860,38 @@ def test_go_program_unwinds_by_its_debug_frame():
     figure(f"Go: {checked} memo-served unwinds redone in full, {differ} differ")
 
 
-# ---- 8. what symbolization costs ---------------------------------------------
+# ---- 8. the system call of clone, which no CFI covers --------------------------
+
+CLONE_NAMES = {"__clone3", "__clone", "clone3", "clone"}
+
+
+def test_thread_creation_unwinds_through_clone():
+    """glibc's clone and clone3 end their CFI before the syscall. A parent
+    sampled in the call, or just back from it, still shows its callers: the
+    return address is at the stack pointer. A child at its birth, on a stack
+    that holds nothing yet, is a root, not [truncated] > [unknown]."""
+    d = tmpdir()
+    out = d / "churn.folded"
+    rc, _, err = run_fgtrace(["-q", "-F", 999, "-o", out, "--", target("churn"), 3000])
+    assert rc == 0, f"fgtrace exited {rc}: {err}"
+    at_clone = []
+    for line in out.read_text().splitlines():
+        stack, n = line.rsplit(" ", 1)
+        frames = stack.split(";")
+        if frames[-1] in CLONE_NAMES:
+            at_clone.append((frames, int(n)))
+    parents = sum(n for f, n in at_clone if "main" in f)
+    births = sum(n for f, n in at_clone if f[1:] == f[-1:])
+    bad = [(";".join(f), n) for f, n in at_clone
+           if "[unknown]" in f or "[truncated]" in f]
+    figure(f"samples with the pc in clone: {sum(n for _, n in at_clone)}, "
+           f"{parents} of the parent under main, {births} of a child at its birth, "
+           f"{sum(n for _, n in bad)} cut short")
+    assert not bad, f"stacks in clone cut short: {bad}"
+    assert parents > 0, f"no sample of the parent in clone under main: {at_clone}"
+
+
+# ---- 9. what symbolization costs ---------------------------------------------
 
 def test_symbolization_cost():
     d = tmpdir()
