@@ -170,8 +170,9 @@ int fgt_tracee_new(struct fgt_queue *q, size_t stack_bytes, uint64_t clock_start
 
 /* Opens the thread's schedstat and syscall files to keep, when the budget
  * allows both. Returns false when it did not: they are then opened for each
- * read, which costs fgtrace three system calls where it took one, and the
- * target nothing. */
+ * read, three system calls where one would do. The thread is still skipped
+ * when it has not run; only a stop of it lasts the few microseconds longer
+ * that the read during the stop then takes. */
 static bool open_thread_files(struct fgt_tracee *t, struct thread *th)
 {
 	th->schedstat_fd = th->syscall_fd = -1;

@@ -51,7 +51,7 @@ def test_soft_limit_is_raised_to_the_hard_one():
     assert "too few open files" not in err, err
 
 
-def test_a_short_hard_limit_costs_fgtrace_not_the_target():
+def test_a_short_hard_limit_stops_no_more_threads():
     meta, err = capture_idlers(128, 128)
     # A limit this small leaves half to the threads: 64 files, 32 threads.
     short = meta["threads_seen"] - 32
