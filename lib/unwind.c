@@ -653,12 +653,12 @@ enum stub_step { STUB_NONE, STUB_BIRTH, STUB_STEPPED };
  * has nothing on its new stack: its chain ends here (STUB_BIRTH). Anything
  * else is left to libunwind (STUB_NONE). */
 static enum stub_step step_syscall_stub(struct fgt_unwinder *u,
-					const struct fgt_snapshot *s,
+					const struct fgt_snapshot *s, bool leaf_known,
 					struct fgt_snapshot *out)
 {
 	const struct user_regs_struct *r = &s->regs;
 	uint64_t start;
-	int where = is_known_pc(u, r->rip) ? after_syscall(u, r->rip) : 0;
+	int where = leaf_known ? after_syscall(u, r->rip) : 0;
 	if (!where || fgt_unwinder_func_start(u, r->rip, &start))
 		return STUB_NONE;
 	bool clone_call = r->orig_rax == SYS_clone || r->orig_rax == SYS_clone3;
@@ -720,7 +720,8 @@ static size_t unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 	u->rec[0].pc = s->regs.rip;
 	u->rec[0].sp = s->regs.rsp;
 	n++;
-	switch (step_syscall_stub(u, s, &stepped)) {
+	bool leaf_known = is_known_pc(u, s->regs.rip);
+	switch (step_syscall_stub(u, s, leaf_known, &stepped)) {
 	case STUB_NONE:
 		break;
 	case STUB_BIRTH:
@@ -739,7 +740,7 @@ static size_t unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 	/* A leaf pc in no module may be generated code, which libunwind can
 	 * still step out of; one in no mapping at all is garbage. */
 	unw_word_t insn;
-	if ((!is_known_pc(u, s->regs.rip) &&
+	if ((!leaf_known &&
 	     (s->regs.rip >= USER_LIMIT || read_code(u, s->regs.rip, &insn) < 0)) ||
 	    unw_init_remote(&cursor, u->as, NULL) < 0) {
 		*truncated = true;
