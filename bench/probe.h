@@ -1,6 +1,6 @@
-/* fgtrace bench — what the bench's samplers share (refsampler.c and the two
- * floor probes, ipiprobe.c and stopprobe.c): the clock they time ticks
- * with, the parsing of their numbers and options, and what a wait status
+/* fgtrace bench — what the bench's samplers share (refsampler.c and the
+ * floor probes, ipiprobe.c, stopprobe.c and perfprobe.c): the clock they time
+ * ticks with, the parsing of their numbers and options, and what a wait status
  * means to one waiting for a ptrace stop. Header only: each stays one
  * program with no library of its own. */
 #ifndef FGT_BENCH_PROBE_H

@@ -25,6 +25,7 @@ TARGET = BUILD / "target"
 REFSAMPLER = BUILD / "refsampler"
 IPIPROBE = BUILD / "ipiprobe"
 STOPPROBE = BUILD / "stopprobe"
+PERFPROBE = BUILD / "perfprobe"
 RUNS = BUILD / "runs"
 
 # name, description, target arguments
@@ -400,6 +401,33 @@ def run_stopfloor(target, hz, cfg):
     return w
 
 
+# Stack bytes the "perf stack" row asks the kernel to copy per sample: the
+# most a perf_event sample can hold, as with fgtrace's default --stack-bytes.
+PERF_STACK = 65528
+
+
+def run_perfprobe(target, hz, cfg, stack=0):
+    """The kernel's own sampler: bench/perfprobe samples each busy thread from
+    perf_event's CPU-clock timer, with no ptrace stop; with stack, the kernel
+    also copies that many bytes of its stack in the interrupt. Without stack,
+    what that costs the target is a floor for every sampler here."""
+    busy = [t for t in target.tids() if target.comm(t) == "busy"]
+    args = (["-s", stack] if stack else []) + busy
+    w, st = run_probe(target, PERFPROBE, hz, cfg, args)
+    w["samples"] = st["samples"]
+    return w
+
+
+def perf_available():
+    """Whether the kernel lets bench/perfprobe sample a thread: it samples the
+    harness's own main thread for a moment."""
+    p = subprocess.run([str(PERFPROBE), "-d", "0.01", "-F", "99", str(os.getpid())],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        log(f"bench: no perf rows: {p.stderr.strip()}")
+    return p.returncode == 0
+
+
 def run_baseline(target, cfg):
     r0 = target.snap()
     time.sleep(cfg.window)
@@ -412,6 +440,7 @@ def run_baseline(target, cfg):
 
 
 FLOOR_HZ = 999
+HAVE_PERF = False  # set by main(): whether perf_event sampling is allowed
 
 
 def profilers(target):
@@ -423,6 +452,9 @@ def profilers(target):
     if target.membarrier:
         yield ("interrupt floor", FLOOR_HZ)
     yield ("stop floor", FLOOR_HZ)
+    if HAVE_PERF:
+        yield ("perf floor", FLOOR_HZ)
+        yield ("perf stack", FLOOR_HZ)
 
 
 def wait_quiet(target, what, max_wait=120.0):
@@ -474,6 +506,11 @@ def measure_target(name, args, cfg):
                 w = undisturbed(target, what, lambda: run_floor(target, hz, cfg))
             elif prof == "stop floor":
                 w = undisturbed(target, what, lambda: run_stopfloor(target, hz, cfg))
+            elif prof == "perf floor":
+                w = undisturbed(target, what, lambda: run_perfprobe(target, hz, cfg))
+            elif prof == "perf stack":
+                w = undisturbed(target, what,
+                                lambda: run_perfprobe(target, hz, cfg, PERF_STACK))
             else:
                 w = undisturbed(target, what, lambda: run_eustack(target, cfg))
             res["baselines"].append(baseline())
@@ -638,6 +675,11 @@ def print_table(results, cfg):
                      f"{m['rounds']} rounds, held mean "
                      f"{m['held_ns_total'] / max(1, m['stops']) / 1000:.1f} us, "
                      f"{m['failed']} failed")
+            elif prof in ("perf floor", "perf stack"):
+                what = (f"the IP, the user registers and {m['stack_bytes']} stack bytes"
+                        if m["stack_bytes"] else "the IP only")
+                d = (f"{m['samples']} CPU-clock samples of {m['threads']} busy "
+                     f"thread(s), {what}, {m['lost']} lost")
             else:
                 d = (f"{m['runs']} runs, {m['wall_mean_ms']:.0f} ms each "
                      f"(max {m['wall_max_ms']:.0f} ms), {w['samples']} thread stacks")
@@ -657,12 +699,14 @@ def print_ratios(results):
     print()
     print("| target | Hz | throughput loss ref/fg | stall/sample ref/fg "
           "| stall/sample eu/fg | CPU ref/fg | CPU/sample eu/fg | idle wakeups fg/ref "
-          "| stall/sample eu/floor | stall/sample eu/stop floor |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| stall/sample eu/floor | stall/sample eu/stop floor "
+          "| stall/sample eu/perf floor |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, _, _ in TARGETS:
         eu = find(results, name, "eu-stack", None)
         floor = find(results, name, "interrupt floor", FLOOR_HZ)
         stopfloor = find(results, name, "stop floor", FLOOR_HZ)
+        perffloor = find(results, name, "perf floor", FLOOR_HZ)
         for hz in HZS:
             fg, ref = find(results, name, "fgtrace", hz), find(results, name,
                                                                 "reference", hz)
@@ -676,16 +720,17 @@ def print_ratios(results):
                   f"| {ref['cpu'] / max(1e-6, fg['cpu']):.1f}× "
                   f"| {cpu_per_round(eu) / max(1e-12, cpu_per_round(fg)):.0f}× | {wake} "
                   f"| {floor_ratio(eu, floor) if hz == FLOOR_HZ else ''} "
-                  f"| {floor_ratio(eu, stopfloor) if hz == FLOOR_HZ else ''} |")
+                  f"| {floor_ratio(eu, stopfloor) if hz == FLOOR_HZ else ''} "
+                  f"| {floor_ratio(eu, perffloor) if hz == FLOOR_HZ else ''} |")
 
 
 STALL_FLOOR_US = 0.1
 
 
 def floor_ratio(eu, floor):
-    """eu-stack's stall per sample over a floor's (the interrupt floor's, or
-    the stop floor's): the best ratio that any sampler which stops a running
-    thread could reach here."""
+    """eu-stack's stall per sample over a floor's (the interrupt floor's, the
+    stop floor's or the perf floor's): the best ratio that a sampler of that
+    kind could reach here."""
     if floor is None:
         return "–"
     f = max(floor["stall_per_sample_us"], floor["stall_noise_us"], STALL_FLOOR_US)
@@ -760,6 +805,7 @@ def goals(results, rss):
         r = eu["stall_per_sample_us"] / fg_stall(worst)
         floor = find(results, name, "interrupt floor", FLOOR_HZ)
         stopfloor = find(results, name, "stop floor", FLOOR_HZ)
+        perffloor = find(results, name, "perf floor", FLOOR_HZ)
         why = ""
         if floor is not None:
             why = (f"; a bare interrupt of the thread's CPU costs it "
@@ -770,6 +816,11 @@ def goals(results, rss):
                     f"{stopfloor['stall_per_sample_us']:.1f} ± "
                     f"{stopfloor['stall_noise_us']:.1f} us "
                     f"(eu-stack / that: {floor_ratio(eu, stopfloor)})")
+        if perffloor is not None:
+            why += (f"; the kernel's own timer sample of the IP, no stop, "
+                    f"{perffloor['stall_per_sample_us']:.1f} ± "
+                    f"{perffloor['stall_noise_us']:.1f} us "
+                    f"(eu-stack / that: {floor_ratio(eu, perffloor)})")
         check(r >= 100, f"per-sample stall ≥ 100× below eu-stack ({name})",
               f"eu-stack {eu['stall_per_sample_us']:.0f} us, fgtrace "
               f"{'≤ ' if fgs_floored(worst) else ''}{fg_stall(worst):.1f} us "
@@ -820,12 +871,14 @@ def main():
     cfg.settle = 0.3 if cfg.quick else 0.5
     cfg.tail = 0.7
     cfg.rss_at = (10, 60)
-    for exe in (FGTRACE, TARGET, REFSAMPLER, IPIPROBE, STOPPROBE):
+    for exe in (FGTRACE, TARGET, REFSAMPLER, IPIPROBE, STOPPROBE, PERFPROBE):
         if not os.access(exe, os.X_OK):
             sys.exit(f"bench: {exe.relative_to(ROOT)} missing: run `make build` and "
                      "`make -C bench` first")
     if not shutil.which("eu-stack"):
         sys.exit("bench: eu-stack not found (Debian: apt-get install elfutils)")
+    global HAVE_PERF
+    HAVE_PERF = perf_available()
     RUNS.mkdir(parents=True, exist_ok=True)
     shutil.copy2(FGTRACE, FGTRACE_COPY)
 
