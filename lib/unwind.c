@@ -102,6 +102,14 @@ static int read_code(struct fgt_unwinder *u, uint64_t addr, unw_word_t *val)
 	return 0;
 }
 
+/* True when [addr, addr + len) lies in the stack copy of s. Written so that
+ * nothing wraps: a corrupt frame can hand libunwind an address next to 2^64. */
+static bool in_copy(const struct fgt_snapshot *s, uint64_t addr, size_t len)
+{
+	return addr >= s->stack_addr && addr - s->stack_addr <= s->stack_len &&
+	       s->stack_len - (addr - s->stack_addr) >= len;
+}
+
 static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
 		      void *arg)
 {
@@ -111,8 +119,7 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 	if (write || !u)
 		return -UNW_EINVAL;
 	const struct fgt_snapshot *s = u->snap;
-	if (s && addr >= s->stack_addr &&
-	    addr + sizeof(*val) <= s->stack_addr + s->stack_len) {
+	if (s && in_copy(s, addr, sizeof(*val))) {
 		memcpy(val, s->stack + (addr - s->stack_addr), sizeof(*val));
 		if (u->quiet)
 			return 0;
@@ -665,7 +672,7 @@ static enum stub_step step_syscall_stub(struct fgt_unwinder *u,
 	if (r->rax == 0 && (where == 2 || clone_call))
 		return STUB_BIRTH;
 	unw_word_t ra;
-	if (r->rsp < s->stack_addr || r->rsp + sizeof(ra) > s->stack_addr + s->stack_len)
+	if (!in_copy(s, r->rsp, sizeof(ra)))
 		return STUB_NONE;
 	memcpy(&ra, s->stack + (r->rsp - s->stack_addr), sizeof(ra));
 	if (!is_known_pc(u, ra))

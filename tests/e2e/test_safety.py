@@ -948,7 +948,8 @@ def test_garbage_stacks_are_truncated_without_hanging():
     events, tids = badstack_capture()
     problems = []
     for name, fn in (("bad-rbp", "bad_rbp_spin"), ("bad-loop", "bad_loop_spin"),
-                     ("bad-pc", "bad_pc_spin"), ("bad-rsp", "bad_rsp_spin")):
+                     ("bad-pc", "bad_pc_spin"), ("bad-rsp", "bad_rsp_spin"),
+                     ("bad-wrap", "bad_wrap_spin")):
         if name not in tids:
             problems.append(f"{name}: not in the trace")
             continue

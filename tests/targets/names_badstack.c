@@ -12,10 +12,13 @@
  *   bad-pc    the return address is 0x1000 (unmapped) and rbp is garbage,
  *             so no frame-pointer fallback either
  *   bad-rsp   rsp itself points at unmapped memory (signals are blocked)
+ *   bad-wrap  the CFA is computed from rbp, which holds 2^64 - 16: the CFA
+ *             wraps to 0, and the saved registers lie just below 2^64
  *   bad-jump  jumps to 0x1000 again and again; a SIGSEGV handler on an
  *             alternate stack jumps back (a pc in unmapped memory)
  * Prints "ready PID" when all run. Commands on stdin:
- *   report   "report bad-rbp=N bad-loop=N bad-pc=N bad-rsp=N bad-jump=N"
+ *   report   "report bad-rbp=N bad-loop=N bad-pc=N bad-rsp=N bad-wrap=N
+ *            bad-jump=N"
  *   q        stops the threads, joins them and exits 0 (also at EOF) */
 #include <pthread.h>
 #include <setjmp.h>
@@ -30,7 +33,7 @@
 #error "names_badstack is x86-64 only"
 #endif
 
-enum { BAD_RBP, BAD_LOOP, BAD_PC, BAD_RSP, BAD_JUMP, N_BAD };
+enum { BAD_RBP, BAD_LOOP, BAD_PC, BAD_RSP, BAD_WRAP, BAD_JUMP, N_BAD };
 
 volatile long bad_count[N_BAD];
 volatile int bad_stop;
@@ -40,6 +43,7 @@ void bad_rbp_spin(void);
 void bad_loop_spin(void);
 void bad_pc_spin(void);
 void bad_rsp_spin(void);
+void bad_wrap_spin(void);
 
 /* Assembly reads best one instruction a line. */
 /* clang-format off */
@@ -130,7 +134,24 @@ __asm__(".text\n"
 	"	.cfi_def_cfa_offset 8\n"
 	"	ret\n"
 	"	.cfi_endproc\n"
-	".size bad_rsp_spin, .-bad_rsp_spin\n");
+	".size bad_rsp_spin, .-bad_rsp_spin\n"
+
+	/* CFA = rbp + 16, and rbp = 2^64 - 16. */
+	".globl bad_wrap_spin\n"
+	".type bad_wrap_spin, @function\n"
+	"bad_wrap_spin:\n"
+	"	.cfi_startproc\n"
+	"	pushq %rbp\n"
+	"	.cfi_def_cfa_offset 16\n"
+	"	.cfi_offset %rbp, -16\n"
+	"	movq %rsp, %rbp\n"
+	"	.cfi_def_cfa_register %rbp\n"
+	"	movq $-16, %rbp\n" BAD_LOOP_BODY("5", 4) "	movq %rsp, %rbp\n"
+	"	popq %rbp\n"
+	"	.cfi_def_cfa %rsp, 8\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	".size bad_wrap_spin, .-bad_wrap_spin\n");
 /* clang-format on */
 
 static sigjmp_buf jump_back;
@@ -165,10 +186,11 @@ __attribute__((noinline)) static void bad_jump_spin(void)
 
 static void *run(void *arg)
 {
-	static void (*const bodies[])(void) = {bad_rbp_spin, bad_loop_spin, bad_pc_spin,
-					       bad_rsp_spin, bad_jump_spin};
-	static const char *const names[] = {"bad-rbp", "bad-loop", "bad-pc", "bad-rsp",
-					    "bad-jump"};
+	static void (*const bodies[])(void) = {bad_rbp_spin,  bad_loop_spin,
+					       bad_pc_spin,   bad_rsp_spin,
+					       bad_wrap_spin, bad_jump_spin};
+	static const char *const names[] = {"bad-rbp", "bad-loop", "bad-pc",
+					    "bad-rsp", "bad-wrap", "bad-jump"};
 	long k = (long)arg;
 	pthread_setname_np(pthread_self(), names[k]);
 	bodies[k]();
@@ -203,9 +225,9 @@ int main(void)
 			break;
 		if (strcmp(line, "report\n") == 0) {
 			printf("report bad-rbp=%ld bad-loop=%ld bad-pc=%ld bad-rsp=%ld "
-			       "bad-jump=%ld\n",
+			       "bad-wrap=%ld bad-jump=%ld\n",
 			       bad_count[BAD_RBP], bad_count[BAD_LOOP], bad_count[BAD_PC],
-			       bad_count[BAD_RSP], bad_count[BAD_JUMP]);
+			       bad_count[BAD_RSP], bad_count[BAD_WRAP], bad_count[BAD_JUMP]);
 			fflush(stdout);
 		}
 	}
