@@ -31,6 +31,7 @@
 
 struct fgt_symbolizer {
 	pid_t pid;
+	pid_t via; /* the task whose maps and files are read: see set_via */
 	const struct fgt_config *cfg;
 	Dwfl *dwfl;
 	char *debuginfo_path;
@@ -146,8 +147,8 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 static int report(struct fgt_symbolizer *s)
 {
 	dwfl_report_begin(s->dwfl);
-	reporting_pid = s->pid;
-	int rc = dwfl_linux_proc_report(s->dwfl, s->pid);
+	reporting_pid = s->via;
+	int rc = dwfl_linux_proc_report(s->dwfl, s->via);
 	dwfl_report_end(s->dwfl, NULL, NULL);
 	s->last_refresh_ns = now_ns();
 	s->stats.refreshes++;
@@ -177,7 +178,7 @@ int fgt_symbolizer_new(pid_t pid, const struct fgt_config *cfg,
 	struct fgt_symbolizer *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->pid = pid;
+	s->pid = s->via = pid;
 	s->cfg = cfg;
 	/* libdw's default (":.debug:/usr/lib/debug": next to the file, in .debug/,
 	 * and the global directory with its .build-id tree), then the user's. */
@@ -235,6 +236,7 @@ int fgt_symbolizer_reset(struct fgt_symbolizer *s)
 	fgt_hashmap_clear(&s->locations);
 	fgt_hashmap_clear(&s->unknown);
 	fgt_hashmap_clear(&s->plts);
+	s->via = s->pid; /* a new image: read through its leader again */
 	dwfl_end(s->dwfl);
 	s->dwfl = dwfl_begin(&s->callbacks);
 	if (!s->dwfl)
@@ -253,6 +255,16 @@ bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr, bool jit)
 	 * (the stack past the copy, say) is no reason to rescan. */
 	return find_module(s, addr, jit) != NULL ||
 	       (jit && s->perfmap && fgt_perfmap_lookup(s->perfmap, addr, &start));
+}
+
+bool fgt_symbolizer_set_via(struct fgt_symbolizer *s, pid_t via)
+{
+	if (via == s->via)
+		return false;
+	s->via = via;
+	report(s);
+	fgt_hashmap_clear(&s->unknown);
+	return true;
 }
 
 uint64_t fgt_symbolizer_generation(const struct fgt_symbolizer *s)

@@ -76,6 +76,12 @@ int fgt_symbolizer_reset(struct fgt_symbolizer *s);
  * module may rescan the modules, at most every 100 ms. */
 bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr, bool jit);
 
+/* Reads the process's maps and files through task via (a thread of it) from
+ * now on: the leader, once it has exited alone, is a zombie with empty maps.
+ * Returns true when via changed, and the modules were rescanned.
+ * fgt_symbolizer_reset goes back to the leader. */
+bool fgt_symbolizer_set_via(struct fgt_symbolizer *s, pid_t via);
+
 /* Counts module rescans: when it changes, what failed before may work now. */
 uint64_t fgt_symbolizer_generation(const struct fgt_symbolizer *s);
 

@@ -327,6 +327,12 @@ static bool traced_by_us(pid_t pid, pid_t tid)
 	return fgt_procfs_read_status(pid, tid, &st) == 0 && st.tracer_pid == gettid();
 }
 
+static bool is_zombie(pid_t pid)
+{
+	struct fgt_proc_stat st;
+	return fgt_procfs_read_stat(pid, 0, &st) == 0 && st.state == 'Z';
+}
+
 static int seize_new_threads(struct fgt_tracee *t, size_t *added, char *err,
 			     size_t errlen)
 {
@@ -346,6 +352,10 @@ static int seize_new_threads(struct fgt_tracee *t, size_t *added, char *err,
 			int e = errno;
 			if (e == ESRCH)
 				continue; /* exited meanwhile */
+			/* A leader that called pthread_exit stays a zombie while
+			 * the other threads run on: they are the process now. */
+			if (tids[i] == t->pid && e == EPERM && is_zombie(t->pid))
+				continue;
 			/* A thread cloned by a thread we hold is ours already. */
 			if (!(e == EPERM && t->threads.len &&
 			      traced_by_us(t->pid, tids[i]))) {
@@ -609,7 +619,9 @@ static void copy_stack(struct fgt_tracee *t, struct fgt_snapshot *s)
 		n++;
 		addr = next;
 	}
-	ssize_t got = process_vm_readv(t->pid, &local, 1, remote, n, 0);
+	/* Through the thread itself: the leader may have exited alone, and
+	 * a zombie has no memory. */
+	ssize_t got = process_vm_readv(s->tid, &local, 1, remote, n, 0);
 	s->stack_addr = start;
 	s->stack_len = got > 0 ? (size_t)got : 0;
 	s->stack_cut = s->stack_len == want;

@@ -48,6 +48,9 @@ struct df_module {
 
 struct fgt_unwinder {
 	pid_t pid;
+	pid_t via;    /* the task whose memory and maps are read: pid, or a
+		       * thread of it once the leader has none (see move_via) */
+	pid_t thread; /* the thread being unwound */
 	unw_addr_space_t as;
 	void *upt; /* _UPT handle: libunwind's own proc-info lookup */
 	fgt_is_code_fn is_code;
@@ -77,21 +80,57 @@ struct fgt_unwinder {
  * not ours, so the unwinder in use is kept here (worker thread only). */
 static struct fgt_unwinder *current;
 
+/* The process is read through its leader, until the leader exits alone
+ * (pthread_exit): it is then a zombie with no memory and empty maps while
+ * the other threads run on. It is read through the thread being unwound from
+ * then on (or another, when that is the leader), and through the next one
+ * when that one ends. Returns true when it moved. */
+static bool move_via(struct fgt_unwinder *u)
+{
+	pid_t to = u->thread != u->via ? u->thread : 0;
+	pid_t *tids;
+	size_t n;
+	/* The thread unwound is the one with no memory (the leader's own
+	 * samples, taken before it left): any other thread of the process. */
+	if (!to && fgt_procfs_list_tasks(u->pid, &tids, &n) == 0) {
+		for (size_t i = 0; i < n && !to; i++)
+			if (tids[i] != u->via && tids[i] != u->pid)
+				to = tids[i];
+		free(tids);
+	}
+	if (!to)
+		return false;
+	u->via = to;
+	/* _UPT reads the maps of the task it was made for. */
+	void *upt = _UPT_create(u->via);
+	if (upt) {
+		_UPT_destroy(u->upt);
+		u->upt = upt;
+	}
+	return true;
+}
+
+static bool vm_read(struct fgt_unwinder *u, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec l = {buf, len}, r = {(void *)addr, len};
+	u->stats.remote_reads++;
+	ssize_t n = process_vm_readv(u->via, &l, 1, &r, 1, 0);
+	if (n < 0 && errno == ESRCH && move_via(u))
+		n = process_vm_readv(u->via, &l, 1, &r, 1, 0);
+	return n == (ssize_t)len;
+}
+
 static int read_code(struct fgt_unwinder *u, uint64_t addr, unw_word_t *val)
 {
 	uint64_t page = addr & ~(PAGE - 1);
 	size_t off = addr - page;
 	if (off + sizeof(*val) > PAGE) {
 		/* Straddles two pages: read directly. */
-		struct iovec l = {val, sizeof(*val)}, r = {(void *)addr, sizeof(*val)};
-		u->stats.remote_reads++;
-		return process_vm_readv(u->pid, &l, 1, &r, 1, 0) == sizeof(*val) ? 0 : -1;
+		return vm_read(u, addr, val, sizeof(*val)) ? 0 : -1;
 	}
 	struct cached_page *c = &u->pages[(page / PAGE) % PAGE_CACHE];
 	if (c->addr != page) {
-		struct iovec l = {c->data, PAGE}, r = {(void *)page, PAGE};
-		u->stats.remote_reads++;
-		c->readable = process_vm_readv(u->pid, &l, 1, &r, 1, 0) == (ssize_t)PAGE;
+		c->readable = vm_read(u, page, c->data, PAGE);
 		c->addr = page;
 	} else {
 		u->stats.page_hits++;
@@ -258,14 +297,14 @@ static bool read_table(pid_t pid, uint64_t base, uint64_t start, uint64_t end,
 /* Finds the unwind table of every module in the target's memory: the files
  * as they were mapped, even if deleted or replaced since, or only visible in
  * another mount namespace, and the vdso, which has no file at all. */
-static void find_tables(struct fgt_unwinder *u)
+static void scan_tables(struct fgt_unwinder *u)
 {
 	char path[64];
 	char *line = NULL;
 	size_t cap = 0;
 	u->n_tables = 0;
 	u->tables_stale = false;
-	snprintf(path, sizeof(path), "/proc/%d/maps", u->pid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", u->via);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return;
@@ -281,7 +320,7 @@ static void find_tables(struct fgt_unwinder *u)
 			continue;
 		}
 		if (name && u->n_tables < MAX_TABLES &&
-		    read_table(u->pid, base, start, end, &u->tables[u->n_tables].di))
+		    read_table(u->via, base, start, end, &u->tables[u->n_tables].di))
 			u->n_tables++;
 		free(name);
 		name = NULL;
@@ -296,6 +335,13 @@ static void find_tables(struct fgt_unwinder *u)
 	free(name);
 	free(line);
 	fclose(f);
+}
+
+static void find_tables(struct fgt_unwinder *u)
+{
+	scan_tables(u);
+	if (u->n_tables == 0 && move_via(u)) /* a leader with empty maps */
+		scan_tables(u);
 }
 
 static const unw_dyn_info_t *table_for(struct fgt_unwinder *u, uint64_t ip)
@@ -468,7 +514,7 @@ int fgt_unwinder_new(pid_t pid, fgt_is_code_fn is_code, void *ctx,
 		return -ENOMEM;
 	u->pages = calloc(PAGE_CACHE, sizeof(*u->pages));
 	u->rec = calloc(FGT_MAX_FRAMES + 1, sizeof(*u->rec));
-	u->pid = pid;
+	u->pid = u->via = pid;
 	fgt_hashmap_init(&u->no_info);
 	u->is_code = is_code;
 	u->ctx = ctx;
@@ -516,12 +562,24 @@ void fgt_unwinder_flush(struct fgt_unwinder *u)
 	drop_debug_frames(u);
 	for (size_t i = 0; i < PAGE_CACHE; i++)
 		u->pages[i].addr = 0;
-	/* _UPT keeps the last ELF image it mapped; a new handle forgets it. */
-	void *upt = _UPT_create(u->pid);
+	/* _UPT keeps the last ELF image it mapped; a new handle forgets it. A
+	 * new image is read through its leader again. */
+	u->via = u->pid;
+	void *upt = _UPT_create(u->via);
 	if (upt) {
 		_UPT_destroy(u->upt);
 		u->upt = upt;
 	}
+}
+
+void fgt_unwinder_set_thread(struct fgt_unwinder *u, pid_t tid)
+{
+	u->thread = tid;
+}
+
+pid_t fgt_unwinder_via(const struct fgt_unwinder *u)
+{
+	return u->via;
 }
 
 void fgt_unwinder_forget_failures(struct fgt_unwinder *u)

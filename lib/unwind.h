@@ -51,6 +51,12 @@ void fgt_unwinder_flush(struct fgt_unwinder *u);
 /* Forgets the pcs that had no unwind information (after a module rescan,
  * they may have some now). */
 void fgt_unwinder_forget_failures(struct fgt_unwinder *u);
+/* The thread whose sample is unwound next. The process's memory and maps are
+ * read through its leader; when the leader has none (it exited alone and is
+ * a zombie while other threads run), through this thread from then on. */
+void fgt_unwinder_set_thread(struct fgt_unwinder *u, pid_t tid);
+/* The task the process is read through now: the leader, or a thread. */
+pid_t fgt_unwinder_via(const struct fgt_unwinder *u);
 
 /* Sets *start to the start of the function that holds pc, as its unwind
  * information (the FDE that covers pc) gives it. Returns false when pc has

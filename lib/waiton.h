@@ -22,8 +22,9 @@ enum fgt_wait_kind {
 enum fgt_wait_kind fgt_waiton_kind(long nr);
 
 /* Appends JSON members (no braces; e.g. "fd":3,"target":"pipe:[123]") that
- * describe what a thread of pid stopped in syscall nr with registers regs
- * waits on. Appends nothing when there is nothing to say. Target names are
+ * describe what a thread stopped in syscall nr with registers regs waits on,
+ * reading the files and memory of its process through task pid (any of its
+ * threads that is alive). Appends nothing when there is nothing to say. Target names are
  * hostile data and are escaped. */
 void fgt_waiton_describe(pid_t pid, long nr, const struct user_regs_struct *regs,
 			 struct fgt_strbuf *out);

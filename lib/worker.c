@@ -305,7 +305,10 @@ static const struct fgt_func *state_of(struct fgt_worker *w, struct wthread *t,
 	if (t->wait_state && t->wait_nr == nr && t->wait_arg == regs->rdi)
 		return t->wait_state;
 	fgt_strbuf_reset(&w->scratch);
-	fgt_waiton_describe(w->pid, nr, regs, &w->scratch);
+	/* Through the task the unwinder reads the process by: the leader may
+	 * have left, with its files. */
+	fgt_waiton_describe(w->unw ? fgt_unwinder_via(w->unw) : w->pid, nr, regs,
+			    &w->scratch);
 	t->wait_nr = nr;
 	t->wait_arg = regs->rdi;
 	t->wait_state = fgt_symbolizer_state(
@@ -397,7 +400,16 @@ static void on_sample(struct fgt_worker *w, struct wthread *t,
 	uint64_t t0 = now_ns();
 	bool truncated;
 	size_t used;
+	fgt_unwinder_set_thread(w->unw, s->tid);
 	size_t n = fgt_unwind(w->unw, s, w->frames, FGT_MAX_FRAMES, &truncated, &used);
+	pid_t via = fgt_unwinder_via(w->unw);
+	if (fgt_symbolizer_set_via(w->sym, via)) {
+		/* The leader has left: the modules were rescanned through this
+		 * thread, and the unwind, which asked them, is done again. */
+		fgt_unwinder_forget_failures(w->unw);
+		w->sym_generation = fgt_symbolizer_generation(w->sym);
+		n = fgt_unwind(w->unw, s, w->frames, FGT_MAX_FRAMES, &truncated, &used);
+	}
 	uint64_t t1 = now_ns();
 	w->stats.unwind_ns += t1 - t0;
 	w->stats.unwound++;

@@ -417,6 +417,21 @@ def thread_spans(events, tid):
     return [s for (_, t), ss in spans(events).items() if t == tid for s in ss]
 
 
+def read_folded(path):
+    """A folded-stacks file as {stack: samples}; a stack is "a;b;c", root
+    first."""
+    folded = {}
+    for line in Path(path).read_text().splitlines():
+        stack, n = line.rsplit(" ", 1)
+        folded[stack] = folded.get(stack, 0) + int(n)
+    return folded
+
+
+def samples_with(folded, frame):
+    """How many samples of a read_folded result have frame in their stack."""
+    return sum(n for stack, n in folded.items() if frame in stack.split(";"))
+
+
 def fgtrace_meta(events):
     """The args of the "fgtrace" metadata event (the capture facts)."""
     found = [e for e in events if e.get("ph") == "M" and e.get("name") == "fgtrace"]
