@@ -95,6 +95,11 @@ static void print_summary(const struct fgt_config *cfg, const struct fgt_summary
 	    " us, max %.0f us; %.0f%% of samples needed no stop; %" PRIu64 " dropped\n",
 	    t->stops, held_median_us(t), t->held_max_ns / 1e3,
 	    taken ? 100.0 * (double)(taken - t->stops) / (double)taken : 0.0, t->drops);
+	if (t->exit_held_ns >= 1000000) /* shorter is noise here: see the metadata */
+		fprintf(stderr,
+			"fgtrace: the command was held %.0f ms at its exit, until its "
+			"last samples were unwound\n",
+			t->exit_held_ns / 1e6);
 	if (t->files_short)
 		fprintf(stderr,
 			"fgtrace: note: %" PRIu64 " threads had their /proc files "

@@ -30,6 +30,8 @@
 #define QUEUE_HEADERS	  8192	 /* snapshots in flight, most without a stack copy */
 #define DETACH_TIMEOUT_MS 2000
 #define WARMUP_MAX_NS	  2000000000ull
+/* The longest a launched command is held at its exit for the worker. */
+#define EXIT_HOLD_MAX_NS 2000000000ull
 #define NS		  1000000000ull
 
 /* The stack copies in flight share a pool with room for this many copies of
@@ -365,6 +367,9 @@ static void on_timer(struct fgt_session *s)
 	uint64_t expirations = 0;
 	if (read(s->timerfd, &expirations, sizeof(expirations)) != sizeof(expirations))
 		return;
+	/* Nothing to sample while the command is held at its exit. */
+	if (fgt_tracee_exit_held(s->tracee))
+		return;
 	/* Missed ticks are counted, not replayed in a burst. */
 	if (expirations > 1)
 		s->sum.missed_ticks += expirations - 1;
@@ -423,6 +428,22 @@ static bool warming_up(struct fgt_session *s, uint64_t warm_start, uint64_t now)
 	return false;
 }
 
+/* Launch mode: the command is held at its exit until the worker has done
+ * with every sample queued before it, while it can still read the command's
+ * memory and maps, or for EXIT_HOLD_MAX_NS at most; then it is let go. Returns
+ * true while it is held. */
+static bool held_for_worker(struct fgt_session *s, uint64_t now)
+{
+	if (!fgt_tracee_exit_held(s->tracee))
+		return false;
+	if (fgt_queue_idle(s->queue) ||
+	    now - fgt_tracee_exit_ns(s->tracee) >= EXIT_HOLD_MAX_NS) {
+		fgt_tracee_release_exit(s->tracee);
+		return false;
+	}
+	return true;
+}
+
 static int run_loop(struct fgt_session *s, fgt_progress_fn progress, void *ctx)
 {
 	struct loop_state ls = {0};
@@ -472,7 +493,7 @@ static int run_loop(struct fgt_session *s, fgt_progress_fn progress, void *ctx)
 		}
 		uint64_t wake = end < next_progress ? end : next_progress;
 		uint64_t due = fgt_tracee_pump_due_ns(s->tracee);
-		if (warming)
+		if (warming || held_for_worker(s, now))
 			due = now + NS / 1000; /* look again in a millisecond */
 		if (due < wake)
 			wake = due > now ? due : now;
@@ -573,8 +594,9 @@ static void metadata_json(struct fgt_session *s, struct fgt_strbuf *b)
 	    b,
 	    ",\"samples_without_stop\":%" PRIu64 ",\"calls_remade\":%" PRIu64
 	    ",\"eintr_caused\":%" PRIu64 ",\"processes_let_go\":%" PRIu64
-	    ",\"threads_files_short\":%" PRIu64,
-	    ts->unstopped, ts->restarted, ts->eintr, ts->foreign, ts->files_short);
+	    ",\"threads_files_short\":%" PRIu64 ",\"exit_held_ns\":%" PRIu64,
+	    ts->unstopped, ts->restarted, ts->eintr, ts->foreign, ts->files_short,
+	    ts->exit_held_ns);
 	fgt_strbuf_printf(b,
 			  ",\"stop_held_ns_total\":%" PRIu64 ",\"stop_copy_ns_total\":%" PRIu64
 			  ",\"stop_held_ns_max\":%" PRIu64 ",\"stop_held_us_histogram\":{",
@@ -701,7 +723,8 @@ static void *tracer_main(void *arg)
 		if (rc < 0)
 			describe_loop_error(s, rc, r->err, r->errlen);
 	}
-	r->end_ns = now_ns();
+	/* A command held at its exit ended there. */
+	r->end_ns = fgt_tracee_exit_ns(s->tracee) ? fgt_tracee_exit_ns(s->tracee) : now_ns();
 	/* Every way out detaches every thread. */
 	if (fgt_tracee_alive(s->tracee))
 		fgt_tracee_detach(s->tracee, DETACH_TIMEOUT_MS);

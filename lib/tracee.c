@@ -61,6 +61,10 @@ enum thread_state {
 	TH_GROUPSTOP,	 /* in a job-control stop, PTRACE_LISTEN */
 	TH_DETACHING,	 /* waiting for a stop to detach at */
 	TH_LEAVING,	 /* left running at the detach: see fgt_tracee_detach */
+	TH_EXITHELD,	 /* a launched command, held at its exit stop until the
+			  * worker is done with its samples: see hold_at_exit */
+	TH_EXITED,	 /* past its exit stop: no more code of its own (the
+			  * leader stays a zombie while other threads run) */
 };
 
 struct thread {
@@ -94,6 +98,10 @@ struct thread {
 	uint32_t lost_ticks;	   /* ticks it ran, and lost a sample, since its last */
 	uint64_t lost_ns;	   /* ... the first of them (ns since start) */
 	struct fgt_snapshot *snap; /* buffer for the pending stop */
+	bool opts_known;	   /* exit_stop is set as wants_exit_stop says */
+	bool exit_stop;		   /* it stops at its exit (PTRACE_O_TRACEEXIT) */
+	uint64_t exit_ns;	   /* when it reached its exit stop, or 0 */
+	bool exit_reported;	   /* its THREAD_EXIT went out then */
 	/* When stopped_blocked: the call the resume makes again. */
 	struct fgt_proc_syscall stop_call;
 };
@@ -120,10 +128,17 @@ struct fgt_tracee {
 	uint64_t reap_ewma_ns; /* recent interrupt-to-stop times, averaged */
 	bool leader_exited;
 	int leader_status;
+	bool leader_left; /* the leader exited alone (pthread_exit), or was a
+			   * zombie when we attached: other threads run on */
+	size_t n_exit_held;	 /* threads in TH_EXITHELD */
+	uint64_t exit_hold_ns;	 /* when the hold at the command's exit began, or 0 */
+	uint64_t exit_release_ns; /* ... and ended, or 0 */
 	struct fgt_tracee_stats stats;
 };
 
 static const long SEIZE_OPTIONS = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+/* The leader also stops at its exit: see wants_exit_stop. */
+static const long LEADER_OPTIONS = SEIZE_OPTIONS | PTRACE_O_TRACEEXIT;
 
 static uint64_t now_ns(void)
 {
@@ -225,8 +240,18 @@ static int read_syscall(const struct fgt_tracee *t, const struct thread *th,
 	return rc;
 }
 
+static void unhold(struct fgt_tracee *t, struct thread *th)
+{
+	if (th->state != TH_EXITHELD)
+		return;
+	th->state = TH_RUNNING;
+	if (--t->n_exit_held == 0)
+		t->exit_release_ns = now_ns();
+}
+
 static void free_thread(struct fgt_tracee *t, struct thread *th)
 {
+	unhold(t, th);
 	if (th->snap)
 		fgt_queue_put_back(t->queue, th->snap);
 	if (th->inflight)
@@ -313,7 +338,14 @@ static struct thread *add_thread(struct fgt_tracee *t, pid_t tid, enum thread_st
 
 static void remove_thread(struct fgt_tracee *t, struct thread *th, int status)
 {
-	push_event(t, FGT_SNAP_THREAD_EXIT, th->tid, status);
+	struct fgt_snapshot *s =
+	    th->exit_reported ? NULL : new_event(t, FGT_SNAP_THREAD_EXIT, th->tid, status);
+	if (s) {
+		/* One held at its exit ended there, not when we let it go. */
+		if (th->exit_ns)
+			s->ts_ns = since_start(t, th->exit_ns);
+		fgt_queue_push(t->queue, s, false);
+	}
 	fgt_tidmap_del(&t->threads, th->tid);
 	free_thread(t, th);
 	t->stats.threads_live = t->threads.len;
@@ -348,14 +380,18 @@ static int seize_new_threads(struct fgt_tracee *t, size_t *added, char *err,
 	for (size_t i = 0; i < n; i++) {
 		if (fgt_tidmap_get(&t->threads, tids[i]))
 			continue;
-		if (ptrace(PTRACE_SEIZE, tids[i], 0, SEIZE_OPTIONS) < 0) {
+		bool leader = tids[i] == t->pid;
+		if (ptrace(PTRACE_SEIZE, tids[i], 0,
+			   leader ? LEADER_OPTIONS : SEIZE_OPTIONS) < 0) {
 			int e = errno;
 			if (e == ESRCH)
 				continue; /* exited meanwhile */
 			/* A leader that called pthread_exit stays a zombie while
 			 * the other threads run on: they are the process now. */
-			if (tids[i] == t->pid && e == EPERM && is_zombie(t->pid))
+			if (leader && e == EPERM && is_zombie(t->pid)) {
+				t->leader_left = true;
 				continue;
+			}
 			/* A thread cloned by a thread we hold is ours already. */
 			if (!(e == EPERM && t->threads.len &&
 			      traced_by_us(t->pid, tids[i]))) {
@@ -368,11 +404,14 @@ static int seize_new_threads(struct fgt_tracee *t, size_t *added, char *err,
 				continue; /* degrade: that thread goes unsampled */
 			}
 		}
-		if (!add_thread(t, tids[i], TH_RUNNING, false)) {
+		struct thread *th = add_thread(t, tids[i], TH_RUNNING, false);
+		if (!th) {
 			free(tids);
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
+		th->opts_known = true;
+		th->exit_stop = leader;
 		(*added)++;
 	}
 	free(tids);
@@ -505,10 +544,12 @@ pid_t fgt_tracee_spawn(struct fgt_tracee *t, char *const argv[], const void *chi
 
 int fgt_tracee_spawn_start(struct fgt_tracee *t)
 {
-	if (ptrace(PTRACE_SEIZE, t->pid, 0, SEIZE_OPTIONS) < 0)
+	if (ptrace(PTRACE_SEIZE, t->pid, 0, LEADER_OPTIONS) < 0)
 		return -errno;
-	if (!add_thread(t, t->pid, TH_RUNNING, false))
+	struct thread *th = add_thread(t, t->pid, TH_RUNNING, false);
+	if (!th)
 		return -ENOMEM;
+	th->opts_known = th->exit_stop = true;
 	/* The child reports its SIGSTOP group-stop to us, then this continues it. */
 	kill(t->pid, SIGCONT);
 	return 0;
@@ -884,6 +925,9 @@ size_t fgt_tracee_tick(struct fgt_tracee *t, bool warmup)
 			continue;
 		case TH_RUNNING:
 			break;
+		case TH_EXITHELD:
+		case TH_EXITED:
+			continue; /* its life is over: nothing to sample */
 		case TH_INTERRUPTING:
 			/* Frozen since the interrupt: the coming stop stands for
 			 * this tick too, unless it is shown as blocked now. */
@@ -1066,6 +1110,30 @@ uint64_t fgt_tracee_stop_latency_ns(const struct fgt_tracee *t)
 
 /* ---- events -------------------------------------------------------------- */
 
+/* Whether th should stop at its exit. The leader does: its exit stop tells
+ * us that it left while other threads run on (it is a zombie from then on,
+ * with no memory of its own), or holds a launched command (hold_at_exit).
+ * Once a launched command's leader has left, its other threads do too: the
+ * last one's exit is the command's end. No other exit is worth a stop. */
+static bool wants_exit_stop(const struct fgt_tracee *t, const struct thread *th)
+{
+	return th->tid == t->pid || (t->launched && t->leader_left);
+}
+
+/* Sets th's options as wants_exit_stop says. th is in a ptrace-stop. A new
+ * thread has its creator's options until its first stop. */
+static void set_exit_stop(struct fgt_tracee *t, struct thread *th)
+{
+	bool want = wants_exit_stop(t, th);
+	if (th->opts_known && th->exit_stop == want)
+		return;
+	if (ptrace(PTRACE_SETOPTIONS, th->tid, 0, want ? LEADER_OPTIONS : SEIZE_OPTIONS) ==
+	    0) {
+		th->opts_known = true;
+		th->exit_stop = want;
+	}
+}
+
 static void handle_exec(struct fgt_tracee *t, struct thread *th)
 {
 	unsigned long former = 0;
@@ -1086,6 +1154,15 @@ static void handle_exec(struct fgt_tracee *t, struct thread *th)
 	 * (the other threads' are closed, so the budget allows it). */
 	close_thread_files(t, th);
 	open_thread_files(t, th);
+	/* ... and may be a thread that did not stop at its exit, or the place
+	 * of a leader that had exited. */
+	th->opts_known = false;
+	th->exit_ns = 0;
+	th->exit_reported = false;
+	if (th->state == TH_EXITED)
+		th->state = TH_RUNNING;
+	t->leader_left = false;
+	set_exit_stop(t, th);
 	th->sampled = false;
 	th->trusted = false;
 	t->sampling = true;
@@ -1222,12 +1299,57 @@ static bool is_our_thread(const struct fgt_tracee *t, pid_t tid)
 	return access(path, F_OK) == 0;
 }
 
+/* Launch mode. A command that ends takes its memory and its maps with it, and
+ * the worker, some way behind, could then neither unwind nor name the samples
+ * it has still to do: all of them, for a command that ends before the worker
+ * has loaded its first symbols. So at its exit stop it is held there until
+ * the worker is done (see fgt_tracee_exit_held). That is a stop after the
+ * command's last instruction: it has run every exit handler and written
+ * everything, and only its descriptors close late. An exit is the command's
+ * end when it takes the process with it: an exit_group, a fatal signal (which
+ * brings every thread here), or the last thread's exit. A thread leaving
+ * alone (pthread_exit) while other threads run on is not. */
+static bool hold_at_exit(struct fgt_tracee *t, struct thread *th)
+{
+	if (!t->launched || !t->sampling || th->state == TH_DETACHING)
+		return false;
+	struct user_regs_struct r;
+	if (ptrace(PTRACE_GETREGS, th->tid, 0, &r) < 0)
+		return false;
+	if ((long)r.orig_rax != SYS_exit)
+		return true;
+	struct thread *o;
+	for (size_t i = 0; (o = fgt_tidmap_next(&t->threads, &i));)
+		if (o != th && o->state != TH_EXITED && o->state != TH_EXITHELD)
+			return false;
+	return true;
+}
+
+/* th passed its exit stop and was let go: it runs no code of its own again,
+ * though it stays in the process (a zombie leader) or is reaped later. Its
+ * timeline ends now. */
+static void mark_exited(struct fgt_tracee *t, struct thread *th)
+{
+	th->state = TH_EXITED;
+	th->exit_ns = now_ns();
+	if (th->tid == t->pid)
+		t->leader_left = true;
+	struct fgt_snapshot *s = new_event(t, FGT_SNAP_THREAD_EXIT, th->tid, 0);
+	if (s) {
+		fgt_queue_push(t->queue, s, false);
+		th->exit_reported = true;
+	}
+}
+
 static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 {
 	int sig = WSTOPSIG(status);
 	int event = (unsigned)status >> 16;
 	struct fgt_snapshot *s;
+	bool hold = false;
 
+	if (event != PTRACE_EVENT_EXIT)
+		set_exit_stop(t, th);
 	if (th->state == TH_LEAVING)
 		th->state = TH_DETACHING; /* stopped after all: detach it now */
 	if (event == PTRACE_EVENT_CLONE) {
@@ -1241,6 +1363,9 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 		sig = 0;
 	} else if (event == PTRACE_EVENT_EXEC) {
 		handle_exec(t, th);
+		sig = 0;
+	} else if (event == PTRACE_EVENT_EXIT) {
+		hold = hold_at_exit(t, th);
 		sig = 0;
 	} else if (event == PTRACE_EVENT_STOP) {
 		if (th->state == TH_DETACHING) {
@@ -1296,7 +1421,7 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 		detach_now(t, th, 0);
 		return;
 	}
-	/* A clone or exec event stop consumed our pending interrupt: no
+	/* A clone, exec or exit event stop consumed our pending interrupt: no
 	 * PTRACE_EVENT_STOP follows, so the sample is taken here. */
 	s = th->state == TH_INTERRUPTING && th->snap ? take_sample(t, th, false) : NULL;
 	if (s && event == PTRACE_EVENT_EXEC) {
@@ -1306,8 +1431,17 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 	}
 	if (th->state == TH_INTERRUPTING)
 		th->state = TH_RUNNING;
-	resume(th, sig);
+	if (hold) {
+		th->state = TH_EXITHELD;
+		th->exit_ns = now_ns();
+		if (!t->n_exit_held++ && !t->exit_hold_ns)
+			t->exit_hold_ns = th->exit_ns;
+	} else {
+		resume(th, sig);
+	}
 	finish_sample(t, th, s);
+	if (!hold && event == PTRACE_EVENT_EXIT)
+		mark_exited(t, th); /* after its last sample */
 }
 
 static void handle_status(struct fgt_tracee *t, pid_t tid, int status)
@@ -1358,6 +1492,27 @@ int fgt_tracee_handle_events(struct fgt_tracee *t)
 			return errno == ECHILD ? 0 : -errno;
 		}
 		handle_status(t, tid, status);
+	}
+}
+
+bool fgt_tracee_exit_held(const struct fgt_tracee *t)
+{
+	return t->n_exit_held > 0;
+}
+
+uint64_t fgt_tracee_exit_ns(const struct fgt_tracee *t)
+{
+	return t->exit_hold_ns;
+}
+
+void fgt_tracee_release_exit(struct fgt_tracee *t)
+{
+	struct thread *th;
+	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
+		if (th->state == TH_EXITHELD) {
+			unhold(t, th);
+			resume(th, 0);
+		}
 	}
 }
 
@@ -1421,6 +1576,14 @@ int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms)
 			th->state = TH_LEAVING;
 			continue;
 		}
+		if (th->state == TH_EXITHELD) { /* at its exit stop: let it end */
+			detach_now(t, th, 0);
+			continue;
+		}
+		if (th->state == TH_EXITED) { /* a zombie: it never stops again */
+			th->state = TH_LEAVING;
+			continue;
+		}
 		if (th->state != TH_INTERRUPTING &&
 		    ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0 && errno == ESRCH) {
 			fgt_tidmap_del(&t->threads, th->tid);
@@ -1468,4 +1631,7 @@ int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms)
 void fgt_tracee_get_stats(const struct fgt_tracee *t, struct fgt_tracee_stats *st)
 {
 	*st = t->stats;
+	if (t->exit_hold_ns)
+		st->exit_held_ns =
+		    (t->exit_release_ns ? t->exit_release_ns : now_ns()) - t->exit_hold_ns;
 }

@@ -46,6 +46,8 @@ struct fgt_tracee_stats {
 	uint64_t copy_total_ns; /* sum of stop-reaped-to-resume times: fgtrace's own part */
 	uint64_t held_max_ns;
 	uint64_t held_hist[FGT_HELD_BUCKETS];
+	uint64_t exit_held_ns; /* a launched command held at its exit (see
+				* fgt_tracee_exit_held), or 0 */
 };
 
 struct fgt_tracee;
@@ -100,6 +102,19 @@ bool fgt_tracee_inflight(const struct fgt_tracee *t);
 uint64_t fgt_tracee_pump_due_ns(const struct fgt_tracee *t);
 /* How long stops have taken to arrive lately (a moving average, ns). */
 uint64_t fgt_tracee_stop_latency_ns(const struct fgt_tracee *t);
+
+/* Launch mode: true while the command, at its exit, is held stopped there so
+ * that the worker can still read its memory and maps for the samples queued
+ * before (the process and its memory are gone once it exits). The caller lets
+ * it go with fgt_tracee_release_exit when the worker is done or a bound has
+ * passed; fgt_tracee_detach lets it go too. Sampling rounds do nothing
+ * meanwhile. */
+bool fgt_tracee_exit_held(const struct fgt_tracee *t);
+/* Lets the held command end. */
+void fgt_tracee_release_exit(struct fgt_tracee *t);
+/* When the command's exit was reached (CLOCK_MONOTONIC ns), when it was held
+ * there; else 0. */
+uint64_t fgt_tracee_exit_ns(const struct fgt_tracee *t);
 
 /* True while any thread of the process is alive. */
 bool fgt_tracee_alive(const struct fgt_tracee *t);

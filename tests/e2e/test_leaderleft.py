@@ -1,12 +1,14 @@
 """A process whose leader exited alone (pthread_exit) while its other threads
 run on. The leader stays a zombie, with no memory, empty maps and no files,
 until the process ends, and the kernel refuses to trace it: fgtrace attaches
-to the threads that run and reads the process through them."""
+to the threads that run and reads the process through them. Launched, the
+leader's exit is not the command's end."""
 import os
 
 import tefcheck
-from lib import (fgtrace_meta, figure, load_trace, proc_state, read_folded, samples_with,
-                 start_fgtrace, start_target, tmpdir, tracer_pid, wait_for)
+from lib import (fgtrace_meta, figure, load_trace, proc_state, read_folded, run_fgtrace,
+                 samples_with, start_fgtrace, start_target, target, tmpdir, tracer_pid,
+                 wait_for)
 
 HZ = 999
 
@@ -52,3 +54,20 @@ def test_attach_to_a_process_whose_leader_left():
     tefcheck.check(d / "t.json")
     events = load_trace(d / "t.json")
     check_leader_left(events, read_folded(d / "t.folded"), spin)
+
+
+def test_launched_command_goes_on_after_its_leader_left():
+    """The timeline goes on in the other thread, the leader's exit is dated
+    when it left, and the zombie leader is not waited for at ticks."""
+    spin = 300
+    d = tmpdir()
+    rc, _, err = run_fgtrace(["-q", "-F", HZ, "-o", d / "t.json", "-o", d / "t.folded",
+                              "--", target("shortlived"), spin, "leaderexit"])
+    assert rc == 0, f"fgtrace -- shortlived {spin} leaderexit exited {rc}: {err}"
+    tefcheck.check(d / "t.json")
+    events = load_trace(d / "t.json")
+    check_leader_left(events, read_folded(d / "t.folded"), spin)
+    exits = {e["tid"]: e["ts"] for e in events if e.get("name") == "thread_exit"}
+    pid = fgtrace_meta(events)["pid"]
+    assert exits.get(pid, 1e12) < 100_000, \
+        f"the leader's exit is dated {exits.get(pid)} us, not when it left"
