@@ -29,6 +29,10 @@
 #define REFRESH_BURST 8
 #define REFRESH_GAP_NS 1000000ull /* never twice in one unwind */
 
+struct fgt_span {
+	uint64_t start, end;
+};
+
 struct fgt_symbolizer {
 	pid_t pid;
 	pid_t via; /* the task whose maps and files are read: see set_via */
@@ -50,6 +54,14 @@ struct fgt_symbolizer {
 	struct fgt_hashmap pseudo_locs; /* func id -> struct fgt_location */
 	struct fgt_hashmap plts;	/* module id -> struct fgt_plt */
 	uint32_t next_module_id, next_func_id, next_location_id;
+	/* The mappings, by address, at the last scan: libdw gives a module the
+	 * range from its file's first mapping to its last, and a file mapped
+	 * twice (V8 maps its builtins again) spans the heap and generated code
+	 * in between. Only the file's own mappings are its module's. */
+	struct fgt_span *files;	 /* of files, and the vdso */
+	struct fgt_span *anon_x; /* anonymous and executable: generated code */
+	size_t n_files, n_anon_x, cap_files, cap_anon_x;
+	bool spans_ok; /* the last scan read them all */
 	/* Everything allocated, freed together. */
 	void **owned;
 	size_t n_owned, cap_owned;
@@ -144,8 +156,69 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 	return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
 }
 
+static bool add_span(struct fgt_span **v, size_t *n, size_t *cap, uint64_t start,
+		     uint64_t end)
+{
+	if (*n && (*v)[*n - 1].end == start) {
+		(*v)[*n - 1].end = end;
+		return true;
+	}
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct fgt_span *nv = realloc(*v, c * sizeof(*nv));
+		if (!nv)
+			return false;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = (struct fgt_span){start, end};
+	return true;
+}
+
+static void scan_spans(struct fgt_symbolizer *s)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	s->n_files = s->n_anon_x = 0;
+	s->spans_ok = false;
+	snprintf(path, sizeof(path), "/proc/%d/maps", s->via);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	bool ok = true;
+	while (ok && getline(&line, &cap, f) > 0) {
+		struct fgt_map m;
+		if (fgt_procfs_parse_maps_line(line, &m) < 0)
+			continue;
+		if (m.path[0] == '/' || strcmp(m.path, "[vdso]") == 0)
+			ok = add_span(&s->files, &s->n_files, &s->cap_files, m.start, m.end);
+		else if (!m.path[0] && m.perms[2] == 'x')
+			ok = add_span(&s->anon_x, &s->n_anon_x, &s->cap_anon_x, m.start,
+				      m.end);
+	}
+	free(line);
+	fclose(f);
+	s->spans_ok = ok;
+}
+
+static bool in_spans(const struct fgt_span *v, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (addr < v[mid].start)
+			hi = mid;
+		else if (addr >= v[mid].end)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
+}
+
 static int report(struct fgt_symbolizer *s)
 {
+	scan_spans(s);
 	dwfl_report_begin(s->dwfl);
 	reporting_pid = s->via;
 	int rc = dwfl_linux_proc_report(s->dwfl, s->via);
@@ -224,6 +297,8 @@ void fgt_symbolizer_free(struct fgt_symbolizer *s)
 	fgt_hashmap_free(&s->unknown);
 	fgt_hashmap_free(&s->pseudo_locs);
 	fgt_hashmap_free(&s->plts);
+	free(s->files);
+	free(s->anon_x);
 	free(s->debuginfo_path);
 	free(s);
 }
@@ -254,7 +329,8 @@ bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr, bool jit)
 	/* Only a pc may be in a module loaded since: a memory read that misses
 	 * (the stack past the copy, say) is no reason to rescan. */
 	return find_module(s, addr, jit) != NULL ||
-	       (jit && s->perfmap && fgt_perfmap_lookup(s->perfmap, addr, &start));
+	       (jit && s->perfmap && fgt_perfmap_lookup(s->perfmap, addr, &start)) ||
+	       (jit && in_spans(s->anon_x, s->n_anon_x, addr));
 }
 
 bool fgt_symbolizer_set_via(struct fgt_symbolizer *s, pid_t via)
@@ -815,22 +891,25 @@ static bool maybe_refresh(struct fgt_symbolizer *s)
 
 /* The module whose mapped range holds addr, or NULL. libdw's
  * dwfl_addrmodule (0.188) also answers for addresses above the highest
- * module, the stack among them, with that module. */
-static Dwfl_Module *module_at(Dwfl *dwfl, uint64_t addr)
+ * module, the stack among them, with that module; and a module's range runs
+ * from its file's first mapping to its last (see files). */
+static Dwfl_Module *module_at(struct fgt_symbolizer *s, uint64_t addr)
 {
-	Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
 	Dwarf_Addr start, end;
 	if (mod && dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, NULL, NULL) &&
 	    (addr < start || addr >= end))
+		return NULL;
+	if (mod && s->spans_ok && !in_spans(s->files, s->n_files, addr))
 		return NULL;
 	return mod;
 }
 
 static Dwfl_Module *find_module(struct fgt_symbolizer *s, uint64_t addr, bool rescan)
 {
-	Dwfl_Module *mod = module_at(s->dwfl, addr);
+	Dwfl_Module *mod = module_at(s, addr);
 	if (!mod && rescan && maybe_refresh(s))
-		mod = module_at(s->dwfl, addr);
+		mod = module_at(s, addr);
 	return mod;
 }
 

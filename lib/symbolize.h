@@ -71,9 +71,10 @@ int fgt_symbolizer_debug_frame(void *symbolizer, uint64_t pc,
 /* Re-reads the module list after exec (the image changed). Returns 0 or -errno. */
 int fgt_symbolizer_reset(struct fgt_symbolizer *s);
 
-/* True when addr lies in a module of the process (unwinder's memory check)
- * or, when jit is true (a pc), in JIT code its perf map names. A pc in no
- * module may rescan the modules, at most every 100 ms. */
+/* True when addr lies in a mapping of a module's file (unwinder's memory
+ * check) or, when jit is true (a pc), in JIT code: named by the perf map, or
+ * in an anonymous executable mapping. A pc in no module may rescan the
+ * modules, at most every 100 ms. */
 bool fgt_symbolizer_is_code(void *symbolizer, uint64_t addr, bool jit);
 
 /* Reads the process's maps and files through task via (a thread of it) from

@@ -547,6 +547,20 @@ def test_jit_code_named_by_a_growing_perf_map():
                       f"{grown / 1000:.0f} ms: {late}")
 
 
+def test_jit_code_between_two_mappings_of_one_file_is_named():
+    """V8 maps its builtins a second time, far above the binary, with its
+    generated code in between; libdw gives the binary's module that whole
+    range. The generated code must still be named by the perf map, not be
+    taken for code of the binary with no symbol."""
+    d = tmpdir()
+    events = traced_capture("jitmap", ["remap"], d,
+                            lambda p: wait_cpu(p.pid, 300, "jit_alpha"))
+    found = find_chain(events, [("run_generated", "function"), ("jit_alpha", "function")])
+    assert found, (f"jit_alpha is not named under run_generated; leaves there (ms): "
+                   f"{jit_leaf_time(events)}; leaves: {leaf_names(events, 'jitmap')}")
+    assert "module" not in found[1][2], f"jit_alpha has a module: {found[1][2]}"
+
+
 # ---- 4. dlopen during the capture --------------------------------------------
 
 def test_library_dlopened_mid_capture_is_named():

@@ -3,10 +3,15 @@
  * /tmp/perf-PID.map naming it "jit_alpha", prints "ready" and spends its time
  * in it. On a line "grow" it maps a second region with "jit_beta", appends
  * that to the map, prints "grown" and spends its time there. Exits 0 on "q"
- * or EOF, removing its map. With argument "nomap" it writes no map.
+ * or EOF, removing its map. With argument "nomap" it writes no map. With
+ * "remap" it maps a page of its own executable again 1 GiB above itself, as
+ * V8 does with its builtins, and puts the generated code 512 MiB above
+ * itself: between two mappings of one file, with no other file between them.
  * x86-64 only. */
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,16 +25,20 @@ typedef long (*generated_fn)(long);
 
 static char map_path[64];
 static bool write_map = true;
+static uintptr_t code_at; /* where to put generated code, or 0: anywhere */
 
 static generated_fn generate(void)
 {
-	void *p =
-	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap((void *)code_at, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | (code_at ? MAP_FIXED_NOREPLACE : 0),
+		       -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	memcpy(p, countdown, sizeof(countdown));
 	if (mprotect(p, 4096, PROT_READ | PROT_EXEC) != 0)
 		return NULL;
+	if (code_at)
+		code_at += 4096;
 	return (generated_fn)p;
 }
 
@@ -64,9 +73,28 @@ __attribute__((noinline)) static int run_generated(generated_fn fn)
 	return cmd;
 }
 
+/* Maps the executable's second page once more, 1 GiB above the executable,
+ * and sets code_at 512 MiB above it. */
+static bool remap_self(void)
+{
+	uintptr_t self = (uintptr_t)&write_map & ~(uintptr_t)4095;
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	void *p = mmap((void *)(self + (1ul << 30)), 4096, PROT_READ | PROT_EXEC,
+		       MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, 4096);
+	close(fd);
+	code_at = self + (1ul << 29);
+	return p != MAP_FAILED;
+}
+
 int main(int argc, char **argv)
 {
 	write_map = !(argc > 1 && strcmp(argv[1], "nomap") == 0);
+	if (argc > 1 && strcmp(argv[1], "remap") == 0 && !remap_self()) {
+		perror("jitmap: remap");
+		return 1;
+	}
 	snprintf(map_path, sizeof(map_path), "/tmp/perf-%d.map", (int)getpid());
 	setvbuf(stdin, NULL, _IONBF, 0); /* poll must see every line */
 	generated_fn alpha = generate();
