@@ -493,7 +493,8 @@ static int run_loop(struct fgt_session *s, fgt_progress_fn progress, void *ctx)
 		}
 		uint64_t wake = end < next_progress ? end : next_progress;
 		uint64_t due = fgt_tracee_pump_due_ns(s->tracee);
-		if (warming || held_for_worker(s, now))
+		bool held = held_for_worker(s, now);
+		if (warming || held)
 			due = now + NS / 1000; /* look again in a millisecond */
 		if (due < wake)
 			wake = due > now ? due : now;
