@@ -132,6 +132,28 @@ static int by_start(const void *a, const void *b)
 	return x->fde < y->fde ? -1 : x->fde > y->fde;
 }
 
+/* Sorts the nt entries of the table at img + table_off, keeps one per
+ * start, and hands img over to out. Returns 0, or -ENOENT (img freed). */
+static int finish(uint8_t *img, size_t table_off, size_t nt, struct fgt_debugframe *out)
+{
+	if (!nt) {
+		free(img);
+		return -ENOENT;
+	}
+	struct table_entry *table = (struct table_entry *)(void *)(img + table_off);
+	qsort(table, nt, sizeof(*table), by_start);
+	size_t kept = 1; /* one FDE per start: the search wants distinct keys */
+	for (size_t i = 1; i < nt; i++)
+		if (table[i].start != table[kept - 1].start)
+			table[kept++] = table[i];
+	memset(table + kept, 0, (nt - kept) * sizeof(*table)); /* the padding */
+	out->image = img;
+	out->size = table_off + kept * sizeof(*table) + 8;
+	out->table_off = table_off;
+	out->n_entries = kept;
+	return 0;
+}
+
 int fgt_debugframe_convert(const uint8_t *sec, size_t len, uint64_t bias, uint64_t start,
 			   uint64_t end, struct fgt_debugframe *out)
 {
@@ -193,25 +215,238 @@ int fgt_debugframe_convert(const uint8_t *sec, size_t len, uint64_t bias, uint64
 		pos += 4 + e.len;
 	}
 	free(cies);
-	if (!nt) {
-		free(img);
-		return -ENOENT;
-	}
-	qsort(table, nt, sizeof(*table), by_start);
-	size_t kept = 1; /* one FDE per start: the search wants distinct keys */
-	for (size_t i = 1; i < nt; i++)
-		if (table[i].start != table[kept - 1].start)
-			table[kept++] = table[i];
-	memset(table + kept, 0, (nt - kept) * sizeof(*table)); /* the padding */
-	out->image = img;
-	out->size = table_off + kept * sizeof(*table) + 8;
-	out->table_off = table_off;
-	out->n_entries = kept;
-	return 0;
+	return finish(img, table_off, nt, out);
 }
 
 void fgt_debugframe_free(struct fgt_debugframe *df)
 {
 	free(df->image);
 	memset(df, 0, sizeof(*df));
+}
+
+/* ---- .eh_frame without its search table ---------------------------------- */
+
+/* A LEB128 number at sec[*off], within sec[0..end); moves *off past it. */
+static bool leb(const uint8_t *sec, size_t end, size_t *off, bool is_signed, int64_t *v)
+{
+	uint64_t r = 0;
+	unsigned shift = 0;
+	uint8_t b;
+	do {
+		if (*off >= end || shift > 63)
+			return false;
+		b = sec[(*off)++];
+		r |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+	} while (b & 0x80);
+	if (is_signed && shift < 64 && (b & 0x40))
+		r |= ~0ull << shift;
+	*v = (int64_t)r;
+	return true;
+}
+
+#define PE_OMIT 0xff
+
+/* A pointer in encoding enc (DW_EH_PE_*) at sec[*off]; where is its run-time
+ * address, for pc-relative ones. Moves *off past it. Indirect, text-,
+ * data- and function-relative pointers are refused. */
+static bool pointer(const uint8_t *sec, size_t end, size_t *off, uint8_t enc, uint64_t where,
+		    uint64_t *v)
+{
+	if ((enc & 0x70) != 0 && (enc & 0x70) != 0x10)
+		return false; /* only absolute and pc-relative */
+	if (enc & 0x80)
+		return false;
+	int64_t x;
+	size_t n;
+	switch (enc & 0x0f) {
+	case 0x00: /* absptr */
+	case 0x04: /* udata8 */
+	case 0x0c: /* sdata8 */
+		n = 8;
+		break;
+	case 0x03: /* udata4 */
+	case 0x0b: /* sdata4 */
+		n = 4;
+		break;
+	case 0x02: /* udata2 */
+	case 0x0a: /* sdata2 */
+		n = 2;
+		break;
+	case 0x01:
+	case 0x09:
+		if (!leb(sec, end, off, (enc & 0x0f) == 0x09, &x))
+			return false;
+		*v = (uint64_t)x + ((enc & 0x70) == 0x10 ? where : 0);
+		return true;
+	default:
+		return false;
+	}
+	if (*off > end || end - *off < n)
+		return false;
+	uint64_t u = 0;
+	memcpy(&u, sec + *off, n); /* little-endian */
+	if ((enc & 0x08) && n < 8 && (u >> (8 * n - 1)) & 1)
+		u |= ~0ull << (8 * n); /* sign-extend */
+	*off += n;
+	*v = u + ((enc & 0x70) == 0x10 ? where : 0);
+	return true;
+}
+
+/* What an .eh_frame CIE says about its FDEs, and its rewritten form's
+ * offset in the image. */
+struct eh_cie {
+	size_t old_off;
+	size_t new_off; /* SIZE_MAX: not converted */
+	uint8_t fde_enc;
+	bool has_aug; /* "z": FDEs carry augmentation data */
+};
+
+/* Parses the .eh_frame CIE e and appends it to img at *pos with no
+ * augmentation. Returns false when it cannot be converted. */
+static bool put_eh_cie(const uint8_t *sec, const struct entry *e, struct eh_cie *c,
+		       uint8_t *img, size_t *pos)
+{
+	size_t end = e->off + 4 + e->len, off = e->off + 8;
+	if (off >= end)
+		return false;
+	uint8_t version = sec[off++];
+	if (version != 1 && version != 3)
+		return false;
+	const uint8_t *aug = sec + off;
+	size_t aug_len = strnlen((const char *)aug, end - off);
+	if (aug_len == end - off)
+		return false;
+	off += aug_len + 1;
+	size_t keep = off; /* code and data alignment, return column */
+	int64_t v;
+	if (!leb(sec, end, &off, false, &v) || !leb(sec, end, &off, true, &v))
+		return false;
+	if (version == 1)
+		off++;
+	else if (!leb(sec, end, &off, false, &v))
+		return false;
+	size_t keep_end = off;
+	c->fde_enc = 0;
+	c->has_aug = aug_len && aug[0] == 'z';
+	if (aug_len && !c->has_aug)
+		return false;
+	if (c->has_aug) {
+		int64_t n;
+		if (!leb(sec, end, &off, false, &n) || (uint64_t)n > end - off)
+			return false;
+		size_t data = off, data_end = off + (size_t)n;
+		for (size_t i = 1; i < aug_len; i++) {
+			uint64_t ignored;
+			if (aug[i] == 'R' && data < data_end)
+				c->fde_enc = sec[data++];
+			else if (aug[i] == 'L' && data < data_end)
+				data++;
+			else if (aug[i] == 'P' && data < data_end) {
+				uint8_t enc = sec[data++];
+				if (!pointer(sec, data_end, &data, enc & 0x7f, 0, &ignored))
+					return false;
+			} else if (aug[i] != 'S')
+				return false;
+		}
+		off = data_end;
+	}
+	if (keep_end > end || off > end)
+		return false;
+	/* length, id 0, version, "", the kept fields, the instructions */
+	size_t body = 4 + 1 + 1 + (keep_end - keep) + (end - off);
+	uint8_t *o = img + *pos;
+	wr32(o, (uint32_t)body);
+	wr32(o + 4, 0);
+	o[8] = version;
+	o[9] = 0;
+	memcpy(o + 10, sec + keep, keep_end - keep);
+	memcpy(o + 10 + (keep_end - keep), sec + off, end - off);
+	*pos += 4 + body;
+	return true;
+}
+
+static struct eh_cie *find_eh_cie(struct eh_cie *cies, size_t n, size_t old_off)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (cies[mid].old_off < old_off)
+			lo = mid + 1;
+		else if (cies[mid].old_off > old_off)
+			hi = mid;
+		else
+			return &cies[mid];
+	}
+	return NULL;
+}
+
+int fgt_ehframe_convert(const uint8_t *sec, size_t len, uint64_t addr, uint64_t start,
+			uint64_t end, struct fgt_debugframe *out)
+{
+	memset(out, 0, sizeof(*out));
+	size_t off = 0, n_cies = 0, n_fdes = 0;
+	struct entry e;
+	while (next_entry(sec, len, &off, &e))
+		if (e.len)
+			*(e.id == 0 ? &n_cies : &n_fdes) += 1;
+	if (!n_fdes || len > INT32_MAX / 2)
+		return -ENOENT;
+	/* An FDE grows by 12 bytes at most (two 2-byte pointers made 8-byte);
+	 * a CIE only shrinks. */
+	size_t table_off = (len + 16 * n_fdes + 7) & ~(size_t)7;
+	size_t size = table_off + n_fdes * sizeof(struct table_entry) + 8;
+	struct eh_cie *cies = calloc(n_cies ? n_cies : 1, sizeof(*cies));
+	uint8_t *img = calloc(1, size);
+	if (!cies || !img) {
+		free(cies);
+		free(img);
+		return -ENOMEM;
+	}
+	size_t pos = 0, nc = 0;
+	for (off = 0; next_entry(sec, len, &off, &e);) {
+		if (!e.len || e.id != 0)
+			continue;
+		cies[nc].old_off = e.off;
+		cies[nc].new_off = pos;
+		if (!put_eh_cie(sec, &e, &cies[nc], img, &pos))
+			cies[nc].new_off = SIZE_MAX;
+		nc++;
+	}
+	struct table_entry *table = (struct table_entry *)(void *)(img + table_off);
+	size_t nt = 0;
+	for (off = 0; next_entry(sec, len, &off, &e);) {
+		/* An FDE's id is the distance back to its CIE, from the id. */
+		if (!e.len || e.id == 0 || e.id > e.off + 4)
+			continue;
+		struct eh_cie *c = find_eh_cie(cies, nc, e.off + 4 - e.id);
+		if (!c || c->new_off == SIZE_MAX)
+			continue;
+		size_t fend = e.off + 4 + e.len, at = e.off + 8;
+		uint64_t pc, range;
+		if (!pointer(sec, fend, &at, c->fde_enc, addr + at, &pc) ||
+		    !pointer(sec, fend, &at, c->fde_enc & 0x0f, 0, &range))
+			continue;
+		if (c->has_aug) {
+			int64_t n;
+			if (!leb(sec, fend, &at, false, &n) || (uint64_t)n > fend - at)
+				continue;
+			at += (size_t)n;
+		}
+		if (!pc || !range || pc < start || pc >= end || pc - start > INT32_MAX)
+			continue;
+		uint8_t *o = img + pos;
+		size_t body = 4 + 16 + (fend - at);
+		wr32(o, (uint32_t)body);
+		wr32(o + 4, (uint32_t)(pos + 4 - c->new_off));
+		wr64(o + 8, pc);
+		wr64(o + 16, range);
+		memcpy(o + 24, sec + at, fend - at);
+		table[nt].start = (int32_t)(pc - start);
+		table[nt].fde = (int32_t)pos;
+		nt++;
+		pos += 4 + body;
+	}
+	free(cies);
+	return finish(img, table_off, nt, out);
 }

@@ -21,6 +21,7 @@
 #ifndef FGT_DEBUGFRAME_H
 #define FGT_DEBUGFRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,10 @@ struct fgt_debugframe_src {
 	const uint8_t *data;
 	size_t len;
 	uint64_t bias;
+	/* data is the module's .eh_frame, loaded at run-time address eh_addr,
+	 * not its .debug_frame: see fgt_ehframe_convert */
+	bool eh;
+	uint64_t eh_addr;
 	uint64_t start, end;
 	/* Functions (run-time address ranges) that switch to another stack
 	 * without saying so in their CFI: Go's runtime.mcall and the like. A
@@ -59,5 +64,15 @@ struct fgt_debugframe_src {
 int fgt_debugframe_convert(const uint8_t *sec, size_t len, uint64_t bias, uint64_t start,
 			   uint64_t end, struct fgt_debugframe *out);
 void fgt_debugframe_free(struct fgt_debugframe *df);
+
+/* The same for a module's .eh_frame, when the module has no search table for
+ * it (no PT_GNU_EH_FRAME: a static executable that gcc linked without
+ * --eh-frame-hdr, as it does for -static). sec[0..len) is the section as
+ * loaded at run-time address addr. Augmentations "z" with R, P, L and S are
+ * read and dropped (libunwind needs none of them to step); pointers may be
+ * absolute or pc-relative. The result has the same form as
+ * fgt_debugframe_convert's, and the same returns. */
+int fgt_ehframe_convert(const uint8_t *sec, size_t len, uint64_t addr, uint64_t start,
+			uint64_t end, struct fgt_debugframe *out);
 
 #endif

@@ -707,6 +707,34 @@ static void find_switches(Dwfl_Module *mod, struct fgt_debugframe_src *out)
 	}
 }
 
+/* The module's .eh_frame, for a module whose unwind table the unwinder did
+ * not find: gcc links static executables without --eh-frame-hdr, so they
+ * have no PT_GNU_EH_FRAME, which libunwind needs to find their CFI. */
+static const uint8_t *eh_frame_of(Elf *elf, uint64_t bias, struct fgt_debugframe_src *out)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx) < 0)
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_ALLOC) ||
+		    !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
+		    strcmp(name, ".eh_frame") != 0)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf || !d->d_size)
+			return NULL;
+		out->len = d->d_size;
+		out->eh = true;
+		out->eh_addr = sh.sh_addr + bias;
+		return d->d_buf;
+	}
+	return NULL;
+}
+
 int fgt_symbolizer_debug_frame(void *symbolizer, uint64_t pc,
 			       struct fgt_debugframe_src *out)
 {
@@ -730,6 +758,8 @@ int fgt_symbolizer_debug_frame(void *symbolizer, uint64_t pc,
 	out->bias = bias;
 	if (out->data)
 		find_switches(mod, out);
+	else
+		out->data = eh_frame_of(elf, bias, out); /* a static executable's */
 	return out->data ? 0 : -ENOENT;
 }
 

@@ -398,8 +398,11 @@ static const unw_dyn_info_t *debug_frame_for(struct fgt_unwinder *u, uint64_t ip
 	m->n_switches =
 	    src.n_switches < FGT_DF_MAX_SWITCHES ? src.n_switches : FGT_DF_MAX_SWITCHES;
 	memcpy(m->switches, src.switches, sizeof(m->switches));
-	if (rc < 0 || fgt_debugframe_convert(src.data, src.len, src.bias, src.start,
-					     src.end, &m->df) < 0)
+	if (rc < 0 ||
+	    (src.eh ? fgt_ehframe_convert(src.data, src.len, src.eh_addr, src.start,
+					  src.end, &m->df)
+		    : fgt_debugframe_convert(src.data, src.len, src.bias, src.start,
+					     src.end, &m->df)) < 0)
 		return NULL;
 	uint64_t base = DF_BASE + ((uint64_t)(m - u->dfs) << DF_SHIFT);
 	m->di.format = UNW_INFO_FORMAT_IP_OFFSET;

@@ -22,9 +22,9 @@ import urllib.request
 from pathlib import Path
 
 import tefcheck
-from lib import (ROOT, Skip, fgtrace_meta, figure, load_trace, ns_to_trace_us, read_line,
-                 run_fgtrace, spans, start_fgtrace, start_target, stop_target, target,
-                 thread_cpu_ns, tmpdir, tracer_pid, wait_for)
+from lib import (ROOT, Skip, fgtrace_meta, figure, load_trace, ns_to_trace_us, read_folded,
+                 read_line, run_fgtrace, samples_with, spans, start_fgtrace, start_target,
+                 stop_target, target, thread_cpu_ns, tmpdir, tracer_pid, wait_for)
 
 TIMEOUT = 150
 CXX_DIR = ROOT / "tests" / "targets" / "cxx"
@@ -872,6 +872,30 @@ def test_go_program_unwinds_by_its_debug_frame():
     assert checked >= 300 and differ == 0, \
         f"{differ} of {checked} memo-served Go stacks differ from a full unwind"
     figure(f"Go: {checked} memo-served unwinds redone in full, {differ} differ")
+
+
+def test_static_executable_without_eh_frame_hdr_unwinds_in_full():
+    """gcc links a -static executable without --eh-frame-hdr: it has an
+    .eh_frame but no PT_GNU_EH_FRAME, which libunwind needs to find it. Its
+    stacks must still reach main, through the .eh_frame read from the file."""
+    d = tmpdir()
+    exe = d / "static"
+    run_tool(["gcc", "-O1", "-static", "-pthread", "-o", exe,
+              ROOT / "tests" / "targets" / "shortlived.c"], "link a static executable")
+    phdrs = run_tool(["readelf", "-l", "-W", exe], "list program headers")
+    if "GNU_EH_FRAME" in phdrs:
+        raise Skip("this gcc links static executables with an .eh_frame_hdr")
+    rc, _, err = run_fgtrace(["-q", "-F", "499", "-o", d / "s.folded", "--", exe, 300])
+    assert rc == 0, f"fgtrace -- static 300 exited {rc}: {err}"
+    folded = read_folded(d / "s.folded")
+    work = samples_with(folded, "short_work")
+    whole = sum(n for st, n in folded.items()
+                if "short_work" in st.split(";") and
+                st.split(";")[1:5] == ["_start", "__libc_start_main_impl",
+                                       "__libc_start_call_main", "main"])
+    figure(f"static executable: {whole} of {work} samples in short_work unwound to _start")
+    assert work >= 100, f"{work} samples in short_work over 300 ms at 499 Hz: {folded}"
+    assert whole >= work * 0.95, f"only {whole} of {work} stacks reach _start: {folded}"
 
 
 # ---- 8. the system call of clone, which no CFI covers --------------------------

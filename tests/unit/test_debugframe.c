@@ -1,4 +1,5 @@
-/* Unit tests for the .debug_frame to .eh_frame conversion (lib/debugframe.c). */
+/* Unit tests for the .debug_frame to .eh_frame conversion, and the .eh_frame
+ * one (lib/debugframe.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -281,6 +282,97 @@ static void test_nothing_to_convert(void **state)
 	assert_null(df.image);
 }
 
+/* ---- .eh_frame without its search table ---- */
+
+#define EH_ADDR	     (BIAS + 0x2000) /* where the .eh_frame section is loaded */
+#define PCREL_SDATA4 0x1b
+
+/* Appends an .eh_frame CIE, version 1, with augmentation "zR" (FDE pointers
+ * in fde_enc) or "zPLR" (also a personality routine and LSDA pointers). */
+static size_t add_eh_cie(struct sec *s, bool plr, uint8_t fde_enc)
+{
+	size_t at = s->n;
+	put32(s, 0); /* length, set below */
+	put32(s, 0); /* .eh_frame's CIE id */
+	put8(s, 1);
+	const char *aug = plr ? "zPLR" : "zR";
+	put(s, aug, strlen(aug) + 1);
+	put8(s, 1);
+	put8(s, 0x78);
+	put8(s, 16);
+	if (plr) {
+		put8(s, 7);    /* augmentation data: */
+		put8(s, 0x03); /* personality: udata4 */
+		put32(s, 0x401234);
+		put8(s, 0x1b); /* LSDA: pc-relative sdata4 */
+		put8(s, fde_enc);
+	} else {
+		put8(s, 1);
+		put8(s, fde_enc);
+	}
+	put(s, CIE_INSNS, sizeof(CIE_INSNS));
+	uint32_t len = (uint32_t)(s->n - at - 4);
+	memcpy(s->b + at, &len, 4);
+	return at;
+}
+
+/* Appends an .eh_frame FDE of the CIE at cie for [pc, pc + range), its start
+ * pc-relative (sdata4), with an LSDA pointer when lsda. */
+static size_t add_eh_fde(struct sec *s, size_t cie, uint64_t pc, uint32_t range,
+			 bool lsda)
+{
+	size_t at = s->n;
+	put32(s, 0); /* length, set below */
+	put32(s, (uint32_t)(at + 4 - cie));
+	put32(s, (uint32_t)(int32_t)(pc - (EH_ADDR + s->n)));
+	put32(s, range);
+	put8(s, lsda ? 4 : 0);
+	if (lsda)
+		put32(s, 0x100);
+	put(s, FDE_INSNS, sizeof(FDE_INSNS));
+	uint32_t len = (uint32_t)(s->n - at - 4);
+	memcpy(s->b + at, &len, 4);
+	return at;
+}
+
+static void test_eh_frame_entries_are_made_absolute(void **state)
+{
+	(void)state;
+	struct sec s = {0};
+	size_t zr = add_eh_cie(&s, false, PCREL_SDATA4);
+	add_eh_fde(&s, zr, START + 0x100, 0x30, false);
+	size_t plr = add_eh_cie(&s, true, PCREL_SDATA4);
+	add_eh_fde(&s, plr, START, 0x80, true);
+	put32(&s, 0); /* the terminator */
+	struct fgt_debugframe df;
+	assert_int_equal(fgt_ehframe_convert(s.b, s.n, EH_ADDR, START, END, &df), 0);
+	assert_int_equal(df.n_entries, 2);
+	/* Sorted by start, each FDE with its pc made absolute, the augmentation
+	 * data of CIE and FDE dropped. */
+	check_entry(&df, 0, START, 0x80, 1);
+	check_entry(&df, 1, START + 0x100, 0x30, 1);
+	fgt_debugframe_free(&df);
+}
+
+static void test_eh_frame_entries_that_cannot_be_read_are_left_out(void **state)
+{
+	(void)state;
+	struct sec s = {0};
+	size_t datarel = add_eh_cie(&s, false, 0x3b); /* data-relative: refused */
+	add_eh_fde(&s, datarel, START, 0x10, false);
+	size_t ok = add_eh_cie(&s, false, PCREL_SDATA4);
+	add_eh_fde(&s, ok, END + 0x100, 0x10, false); /* outside the module */
+	struct fgt_debugframe df;
+	assert_int_equal(fgt_ehframe_convert(s.b, s.n, EH_ADDR, START, END, &df),
+			 -ENOENT);
+	assert_null(df.image);
+	add_eh_fde(&s, ok, START + 0x40, 0x10, false);
+	assert_int_equal(fgt_ehframe_convert(s.b, s.n, EH_ADDR, START, END, &df), 0);
+	assert_int_equal(df.n_entries, 1);
+	check_entry(&df, 0, START + 0x40, 0x10, 1);
+	fgt_debugframe_free(&df);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +383,8 @@ int main(void)
 	    cmocka_unit_test(test_the_table_is_sorted_with_one_fde_per_start),
 	    cmocka_unit_test(test_a_cut_section_keeps_what_came_before),
 	    cmocka_unit_test(test_nothing_to_convert),
+	    cmocka_unit_test(test_eh_frame_entries_are_made_absolute),
+	    cmocka_unit_test(test_eh_frame_entries_that_cannot_be_read_are_left_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
