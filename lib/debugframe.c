@@ -11,8 +11,10 @@
 #define FDE_HEAD    20 /* CIE pointer, 8-byte start, 8-byte length */
 
 struct cie {
-	size_t old_off; /* the entry's offset in .debug_frame */
-	size_t new_off; /* its offset in the image; SIZE_MAX: not converted */
+	size_t old_off;	 /* the entry's offset in the section */
+	size_t new_off;	 /* its offset in the image; SIZE_MAX: not converted */
+	uint8_t fde_enc; /* .eh_frame: its FDEs' pointer encoding (DW_EH_PE_*) */
+	bool has_aug;	 /* .eh_frame: "z", its FDEs carry augmentation data */
 };
 
 struct entry {
@@ -132,6 +134,20 @@ static int by_start(const void *a, const void *b)
 	return x->fde < y->fde ? -1 : x->fde > y->fde;
 }
 
+/* Allocates the CIE list and the image: entries up to table_off, then a
+ * table of n_fdes and 8 bytes of padding, zeroed. Returns 0 or -ENOMEM. */
+static int start_image(size_t n_cies, size_t n_fdes, size_t table_off, struct cie **cies,
+		       uint8_t **img)
+{
+	*cies = calloc(n_cies ? n_cies : 1, sizeof(**cies));
+	*img = calloc(1, table_off + n_fdes * sizeof(struct table_entry) + 8);
+	if (*cies && *img)
+		return 0;
+	free(*cies);
+	free(*img);
+	return -ENOMEM;
+}
+
 /* Sorts the nt entries of the table at img + table_off, keeps one per
  * start, and hands img over to out. Returns 0, or -ENOENT (img freed). */
 static int finish(uint8_t *img, size_t table_off, size_t nt, struct fgt_debugframe *out)
@@ -167,15 +183,11 @@ int fgt_debugframe_convert(const uint8_t *sec, size_t len, uint64_t bias, uint64
 			*(e.id == CIE_ID_32 ? &n_cies : &n_fdes) += 1;
 	if (!n_fdes || len > INT32_MAX)
 		return -ENOENT;
-	struct cie *cies = calloc(n_cies ? n_cies : 1, sizeof(*cies));
 	size_t table_off = (len + 7) & ~(size_t)7;
-	size_t size = table_off + n_fdes * sizeof(struct table_entry) + 8;
-	uint8_t *img = calloc(1, size);
-	if (!cies || !img) {
-		free(cies);
-		free(img);
+	struct cie *cies;
+	uint8_t *img;
+	if (start_image(n_cies, n_fdes, table_off, &cies, &img) < 0)
 		return -ENOMEM;
-	}
 
 	/* The CIEs first (an FDE may come before its CIE in .debug_frame),
 	 * so that every FDE's pointer back to its CIE is positive. */
@@ -250,8 +262,8 @@ static bool leb(const uint8_t *sec, size_t end, size_t *off, bool is_signed, int
 /* A pointer in encoding enc (DW_EH_PE_*) at sec[*off]; where is its run-time
  * address, for pc-relative ones. Moves *off past it. Indirect, text-,
  * data- and function-relative pointers are refused. */
-static bool pointer(const uint8_t *sec, size_t end, size_t *off, uint8_t enc, uint64_t where,
-		    uint64_t *v)
+static bool pointer(const uint8_t *sec, size_t end, size_t *off, uint8_t enc,
+		    uint64_t where, uint64_t *v)
 {
 	if ((enc & 0x70) != 0 && (enc & 0x70) != 0x10)
 		return false; /* only absolute and pc-relative */
@@ -293,18 +305,9 @@ static bool pointer(const uint8_t *sec, size_t end, size_t *off, uint8_t enc, ui
 	return true;
 }
 
-/* What an .eh_frame CIE says about its FDEs, and its rewritten form's
- * offset in the image. */
-struct eh_cie {
-	size_t old_off;
-	size_t new_off; /* SIZE_MAX: not converted */
-	uint8_t fde_enc;
-	bool has_aug; /* "z": FDEs carry augmentation data */
-};
-
 /* Parses the .eh_frame CIE e and appends it to img at *pos with no
  * augmentation. Returns false when it cannot be converted. */
-static bool put_eh_cie(const uint8_t *sec, const struct entry *e, struct eh_cie *c,
+static bool put_eh_cie(const uint8_t *sec, const struct entry *e, struct cie *c,
 		       uint8_t *img, size_t *pos)
 {
 	size_t end = e->off + 4 + e->len, off = e->off + 8;
@@ -344,7 +347,8 @@ static bool put_eh_cie(const uint8_t *sec, const struct entry *e, struct eh_cie 
 				data++;
 			else if (aug[i] == 'P' && data < data_end) {
 				uint8_t enc = sec[data++];
-				if (!pointer(sec, data_end, &data, enc & 0x7f, 0, &ignored))
+				if (!pointer(sec, data_end, &data, enc & 0x7f, 0,
+					     &ignored))
 					return false;
 			} else if (aug[i] != 'S')
 				return false;
@@ -366,21 +370,6 @@ static bool put_eh_cie(const uint8_t *sec, const struct entry *e, struct eh_cie 
 	return true;
 }
 
-static struct eh_cie *find_eh_cie(struct eh_cie *cies, size_t n, size_t old_off)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (cies[mid].old_off < old_off)
-			lo = mid + 1;
-		else if (cies[mid].old_off > old_off)
-			hi = mid;
-		else
-			return &cies[mid];
-	}
-	return NULL;
-}
-
 int fgt_ehframe_convert(const uint8_t *sec, size_t len, uint64_t addr, uint64_t start,
 			uint64_t end, struct fgt_debugframe *out)
 {
@@ -395,14 +384,10 @@ int fgt_ehframe_convert(const uint8_t *sec, size_t len, uint64_t addr, uint64_t 
 	/* An FDE grows by 12 bytes at most (two 2-byte pointers made 8-byte);
 	 * a CIE only shrinks. */
 	size_t table_off = (len + 16 * n_fdes + 7) & ~(size_t)7;
-	size_t size = table_off + n_fdes * sizeof(struct table_entry) + 8;
-	struct eh_cie *cies = calloc(n_cies ? n_cies : 1, sizeof(*cies));
-	uint8_t *img = calloc(1, size);
-	if (!cies || !img) {
-		free(cies);
-		free(img);
+	struct cie *cies;
+	uint8_t *img;
+	if (start_image(n_cies, n_fdes, table_off, &cies, &img) < 0)
 		return -ENOMEM;
-	}
 	size_t pos = 0, nc = 0;
 	for (off = 0; next_entry(sec, len, &off, &e);) {
 		if (!e.len || e.id != 0)
@@ -419,7 +404,7 @@ int fgt_ehframe_convert(const uint8_t *sec, size_t len, uint64_t addr, uint64_t 
 		/* An FDE's id is the distance back to its CIE, from the id. */
 		if (!e.len || e.id == 0 || e.id > e.off + 4)
 			continue;
-		struct eh_cie *c = find_eh_cie(cies, nc, e.off + 4 - e.id);
+		const struct cie *c = find_cie(cies, nc, e.off + 4 - e.id);
 		if (!c || c->new_off == SIZE_MAX)
 			continue;
 		size_t fend = e.off + 4 + e.len, at = e.off + 8;

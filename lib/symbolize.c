@@ -638,37 +638,49 @@ static const struct fgt_func *symtab_func(struct fgt_symbolizer *s,
 }
 
 /* The bytes of elf's .debug_frame, decompressed, or NULL. */
-static const uint8_t *debug_frame_of(Elf *elf, size_t *len)
+/* The first PROGBITS section of elf whose name is one of names (NULL-ended);
+ * *which gets the index in names of the one found. */
+static Elf_Scn *section_named(Elf *elf, const char *const *names, GElf_Shdr *sh,
+			      size_t *which)
 {
 	size_t shstrndx;
 	Elf_Scn *scn = NULL;
 	if (!elf || elf_getshdrstrndx(elf, &shstrndx) < 0)
 		return NULL;
 	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+		const char *name;
+		if (!gelf_getshdr(scn, sh) || sh->sh_type != SHT_PROGBITS ||
+		    !(name = elf_strptr(elf, shstrndx, sh->sh_name)))
 			continue;
-		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (!name)
-			continue;
-		/* Compressed as gABI has it, or in GNU's older form. libdw may
-		 * have inflated it already: a GNU section then fails to
-		 * inflate again, and no longer starts with "ZLIB". */
-		bool gnu = strcmp(name, ".zdebug_frame") == 0;
-		if (!gnu && strcmp(name, ".debug_frame") != 0)
-			continue;
-		if (gnu)
-			(void)elf_compress_gnu(scn, 0, 0);
-		else if ((sh.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
-			return NULL;
-		Elf_Data *d = elf_getdata(scn, NULL);
-		if (!d || !d->d_buf || !d->d_size ||
-		    (gnu && d->d_size >= 4 && memcmp(d->d_buf, "ZLIB", 4) == 0))
-			return NULL;
-		*len = d->d_size;
-		return d->d_buf;
+		for (*which = 0; names[*which]; (*which)++)
+			if (strcmp(name, names[*which]) == 0)
+				return scn;
 	}
 	return NULL;
+}
+
+static const uint8_t *debug_frame_of(Elf *elf, size_t *len)
+{
+	static const char *const names[] = {".debug_frame", ".zdebug_frame", NULL};
+	GElf_Shdr sh;
+	size_t which;
+	Elf_Scn *scn = section_named(elf, names, &sh, &which);
+	if (!scn)
+		return NULL;
+	/* Compressed as gABI has it, or in GNU's older form. libdw may have
+	 * inflated it already: a GNU section then fails to inflate again, and
+	 * no longer starts with "ZLIB". */
+	bool gnu = which == 1;
+	if (gnu)
+		(void)elf_compress_gnu(scn, 0, 0);
+	else if ((sh.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
+		return NULL;
+	Elf_Data *d = elf_getdata(scn, NULL);
+	if (!d || !d->d_buf || !d->d_size ||
+	    (gnu && d->d_size >= 4 && memcmp(d->d_buf, "ZLIB", 4) == 0))
+		return NULL;
+	*len = d->d_size;
+	return d->d_buf;
 }
 
 /* Go's runtime functions that move to another stack (the system stack, or
@@ -712,27 +724,17 @@ static void find_switches(Dwfl_Module *mod, struct fgt_debugframe_src *out)
  * have no PT_GNU_EH_FRAME, which libunwind needs to find their CFI. */
 static const uint8_t *eh_frame_of(Elf *elf, uint64_t bias, struct fgt_debugframe_src *out)
 {
-	size_t shstrndx;
-	Elf_Scn *scn = NULL;
-	if (!elf || elf_getshdrstrndx(elf, &shstrndx) < 0)
+	static const char *const names[] = {".eh_frame", NULL};
+	GElf_Shdr sh;
+	size_t which;
+	Elf_Scn *scn = section_named(elf, names, &sh, &which);
+	Elf_Data *d = scn && (sh.sh_flags & SHF_ALLOC) ? elf_getdata(scn, NULL) : NULL;
+	if (!d || !d->d_buf || !d->d_size)
 		return NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		const char *name;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
-		    !(sh.sh_flags & SHF_ALLOC) ||
-		    !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
-		    strcmp(name, ".eh_frame") != 0)
-			continue;
-		Elf_Data *d = elf_getdata(scn, NULL);
-		if (!d || !d->d_buf || !d->d_size)
-			return NULL;
-		out->len = d->d_size;
-		out->eh = true;
-		out->eh_addr = sh.sh_addr + bias;
-		return d->d_buf;
-	}
-	return NULL;
+	out->len = d->d_size;
+	out->eh = true;
+	out->eh_addr = sh.sh_addr + bias;
+	return d->d_buf;
 }
 
 int fgt_symbolizer_debug_frame(void *symbolizer, uint64_t pc,
