@@ -434,7 +434,13 @@ int fgt_tracee_attach(struct fgt_tracee *t, pid_t pid, char *err, size_t errlen)
 			break;
 	}
 	if (t->threads.len == 0) {
-		snprintf(err, errlen, "cannot attach to %d: %s", pid, strerror(ESRCH));
+		if (t->leader_left)
+			snprintf(err, errlen,
+				 "cannot attach to %d: it has exited (a zombie that its "
+				 "parent has not reaped)",
+				 pid);
+		else
+			snprintf(err, errlen, "cannot attach to %d: %s", pid, strerror(ESRCH));
 		return -ESRCH;
 	}
 	return 0;

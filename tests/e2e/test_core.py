@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import tefcheck
-from lib import (FGTRACE, fgtrace_meta, free_pid, load_trace, ns_to_trace_us,
+from lib import (FGTRACE, fgtrace_meta, free_pid, load_trace, ns_to_trace_us, proc_state,
                  process_names, read_truth, run_fgtrace, start_target, stop_target,
                  run_count, target, thread_cpu_ns, thread_ids, thread_names, thread_spans,
                  tmpdir, untraced_problems, usage_problem, wait_for)
@@ -259,6 +259,20 @@ def test_nonexistent_pid_gives_1():
     assert rc == 1, f"-p {pid} (no such pid): exit {rc}, expected 1; stderr {err!r}"
     assert str(pid) in err and "no such process" in err.lower(), \
         f"-p {pid}: expected the pid and 'no such process' in stderr, got {err!r}"
+
+
+def test_zombie_pid_gives_1_and_says_it_exited():
+    # A process that has exited and waits for its parent to reap it: the
+    # kernel refuses to trace it, which is no matter of permissions.
+    child = subprocess.Popen(["true"])
+    try:
+        wait_for(lambda: proc_state(child.pid) == "Z", 5, "the child to exit")
+        rc, _, err = run_fgtrace(["-q", "-p", child.pid, "-o", tmpdir() / "x.json"])
+    finally:
+        child.wait()
+    assert rc == 1, f"-p {child.pid} (a zombie): exit {rc}, expected 1; stderr {err!r}"
+    assert str(child.pid) in err and "exited" in err and "root" not in err, \
+        f"-p {child.pid} (a zombie): expected the pid and 'exited', got {err!r}"
 
 
 CMD = ["--", "true"]
