@@ -134,6 +134,18 @@ static int by_start(const void *a, const void *b)
 	return x->fde < y->fde ? -1 : x->fde > y->fde;
 }
 
+/* Counts the section's CIEs (whose id is cie_id) and FDEs. */
+static void count_entries(const uint8_t *sec, size_t len, uint32_t cie_id, size_t *n_cies,
+			  size_t *n_fdes)
+{
+	size_t off = 0;
+	struct entry e;
+	*n_cies = *n_fdes = 0;
+	while (next_entry(sec, len, &off, &e))
+		if (e.len)
+			*(e.id == cie_id ? n_cies : n_fdes) += 1;
+}
+
 /* Allocates the CIE list and the image: entries up to table_off, then a
  * table of n_fdes and 8 bytes of padding, zeroed. Returns 0 or -ENOMEM. */
 static int start_image(size_t n_cies, size_t n_fdes, size_t table_off, struct cie **cies,
@@ -176,11 +188,9 @@ int fgt_debugframe_convert(const uint8_t *sec, size_t len, uint64_t bias, uint64
 	memset(out, 0, sizeof(*out));
 	/* Count, so that one allocation holds everything: the image is never
 	 * longer than the section. */
-	size_t off = 0, n_cies = 0, n_fdes = 0;
+	size_t off, n_cies, n_fdes;
 	struct entry e;
-	while (next_entry(sec, len, &off, &e))
-		if (e.len)
-			*(e.id == CIE_ID_32 ? &n_cies : &n_fdes) += 1;
+	count_entries(sec, len, CIE_ID_32, &n_cies, &n_fdes);
 	if (!n_fdes || len > INT32_MAX)
 		return -ENOENT;
 	size_t table_off = (len + 7) & ~(size_t)7;
@@ -374,11 +384,9 @@ int fgt_ehframe_convert(const uint8_t *sec, size_t len, uint64_t addr, uint64_t 
 			uint64_t end, struct fgt_debugframe *out)
 {
 	memset(out, 0, sizeof(*out));
-	size_t off = 0, n_cies = 0, n_fdes = 0;
+	size_t off, n_cies, n_fdes;
 	struct entry e;
-	while (next_entry(sec, len, &off, &e))
-		if (e.len)
-			*(e.id == 0 ? &n_cies : &n_fdes) += 1;
+	count_entries(sec, len, 0, &n_cies, &n_fdes);
 	if (!n_fdes || len > INT32_MAX / 2)
 		return -ENOENT;
 	/* An FDE grows by 12 bytes at most (two 2-byte pointers made 8-byte);
