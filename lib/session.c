@@ -598,6 +598,13 @@ static void metadata_json(struct fgt_session *s, struct fgt_strbuf *b)
 	    ",\"threads_files_short\":%" PRIu64 ",\"exit_held_ns\":%" PRIu64,
 	    ts->unstopped, ts->restarted, ts->eintr, ts->foreign, ts->files_short,
 	    ts->exit_held_ns);
+	static const char *const watch_states[] = {"on", "unavailable", "contradicted"};
+	fgt_strbuf_printf(b,
+			  ",\"run_watch\":\"%s\",\"run_watches_opened\":%" PRIu64
+			  ",\"run_watches_dropped\":%" PRIu64
+			  ",\"run_reads_saved\":%" PRIu64,
+			  watch_states[ts->run_watch], ts->watches_opened,
+			  ts->watches_dropped, ts->run_reads_saved);
 	fgt_strbuf_printf(b,
 			  ",\"stop_held_ns_total\":%" PRIu64 ",\"stop_copy_ns_total\":%" PRIu64
 			  ",\"stop_held_ns_max\":%" PRIu64 ",\"stop_held_us_histogram\":{",

@@ -4,6 +4,7 @@
 #include "tracee.h"
 #include "config.h"
 #include "procfs.h"
+#include "runwatch.h"
 #include "state.h"
 #include "tidmap.h"
 
@@ -47,6 +48,24 @@
 #define RESTOP_FIRST_NS 20000000ull
 #define RESTOP_MAX_NS	5120000000ull
 #define COPY_MARGIN (8 * 1024ul)
+/* Run watches (runwatch.h): one opened per WATCH_OPEN_SHARE_NS of the time
+ * between two ticks (an open takes 20 to 60 us: a fifth of the tracer's time
+ * at most), within these bounds, and WATCH_MAX in all; a watch whose page
+ * agrees with the run count is checked against a pread at every this
+ * many-th look anyway. */
+#define WATCH_OPEN_SHARE_NS 200000ull
+#define WATCH_OPENS_MIN	    2
+#define WATCH_OPENS_MAX	    64
+#define WATCH_MAX	    8192
+#define WATCH_VERIFY_EVERY  64
+/* Files of the thread budget that watches leave to threads yet to come (two
+ * each): a thread short of its files pays three system calls a look. */
+#define WATCH_FD_HEADROOM 64
+/* A watched thread switched in more often than this (a second) loses its
+ * watch: each of its switches costs it perf's part too. It may have one
+ * again after 2, 4, ... 1024 decisions in a row that find it asleep. */
+#define WATCH_SWITCHES_MAX 2000u
+#define WATCH_BACKOFF_MAX  10
 /* Files left to the rest of fgtrace (its outputs, the symbolizer's ELF and
  * debug files, /proc reads) when threads take their two files each. */
 #define FD_RESERVE 256
@@ -104,6 +123,15 @@ struct thread {
 	bool exit_reported;	   /* its THREAD_EXIT went out then */
 	/* When stopped_blocked: the call the resume makes again. */
 	struct fgt_proc_syscall stop_call;
+	/* A run watch, opened once the thread is seen asleep (maybe_watch): */
+	struct fgt_runwatch watch;
+	bool watch_valid;	 /* watch_slices was read after watch_seq */
+	uint32_t watch_seq;	 /* the page's sequence count before a pread, */
+	uint64_t watch_slices;	 /* ... what that pread gave, */
+	uint64_t watch_ns;	 /* ... and when */
+	uint32_t watch_looks;	 /* looks that found the page unchanged */
+	uint32_t watch_drops;	 /* times it was dropped for switching often */
+	uint32_t unmoved_streak; /* decisions in a row that found it unmoved */
 };
 
 struct fgt_tracee {
@@ -133,6 +161,8 @@ struct fgt_tracee {
 	size_t n_exit_held;	 /* threads in TH_EXITHELD */
 	uint64_t exit_hold_ns;	 /* when the hold at the command's exit began, or 0 */
 	uint64_t exit_release_ns; /* ... and ended, or 0 */
+	size_t n_watches;	  /* run watches open */
+	unsigned watch_opens_left; /* ... that this tick may still open */
 	struct fgt_tracee_stats stats;
 };
 
@@ -179,6 +209,8 @@ int fgt_tracee_new(struct fgt_queue *q, size_t stack_bytes, uint64_t clock_start
 		limit = (rlim_t)SIZE_MAX / 2;
 	t->thread_fds_max =
 	    limit > 2 * FD_RESERVE ? (size_t)limit - FD_RESERVE : (size_t)limit / 2;
+	t->stats.run_watch =
+	    fgt_runwatch_selftest() == 0 ? FGT_RUNWATCH_ON : FGT_RUNWATCH_UNAVAILABLE;
 	*out = t;
 	return 0;
 }
@@ -191,12 +223,24 @@ int fgt_tracee_new(struct fgt_queue *q, size_t stack_bytes, uint64_t clock_start
 static bool open_thread_files(struct fgt_tracee *t, struct thread *th)
 {
 	th->schedstat_fd = th->syscall_fd = -1;
+	th->watch = (struct fgt_runwatch)FGT_RUNWATCH_CLOSED;
+	th->watch_valid = false;
 	if (t->thread_fds + 2 > t->thread_fds_max)
 		return false;
 	th->schedstat_fd = fgt_procfs_open_schedstat(t->pid, th->tid);
 	th->syscall_fd = fgt_procfs_open_syscall(t->pid, th->tid);
 	t->thread_fds += (th->schedstat_fd >= 0) + (th->syscall_fd >= 0);
 	return true;
+}
+
+static void close_watch(struct fgt_tracee *t, struct thread *th)
+{
+	if (th->watch.fd < 0)
+		return;
+	fgt_runwatch_close(&th->watch);
+	th->watch_valid = false;
+	t->thread_fds--;
+	t->n_watches--;
 }
 
 static void close_thread_files(struct fgt_tracee *t, struct thread *th)
@@ -210,6 +254,7 @@ static void close_thread_files(struct fgt_tracee *t, struct thread *th)
 		t->thread_fds--;
 	}
 	th->schedstat_fd = th->syscall_fd = -1;
+	close_watch(t, th);
 }
 
 /* The thread's run count (schedstat field 3). Returns 0 or -errno. */
@@ -224,6 +269,92 @@ static int read_slices(const struct fgt_tracee *t, const struct thread *th,
 	int rc = fgt_procfs_read_timeslices(fd, slices);
 	close(fd);
 	return rc;
+}
+
+/* Every run count is read from now on: the kernel did not do what watches
+ * rest on (or does not let us use them). */
+static void watches_off(struct fgt_tracee *t, enum fgt_runwatch_state why)
+{
+	struct thread *th;
+	t->stats.run_watch = why;
+	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));)
+		close_watch(t, th);
+}
+
+/* Watches a thread the decision just found unmoved, when the budgets allow
+ * and it has not lost a watch lately for switching often. */
+static void maybe_watch(struct fgt_tracee *t, struct thread *th)
+{
+	uint32_t backoff =
+	    th->watch_drops < WATCH_BACKOFF_MAX ? th->watch_drops : WATCH_BACKOFF_MAX;
+	if (th->watch.fd >= 0 || t->stats.run_watch != FGT_RUNWATCH_ON ||
+	    !t->watch_opens_left || th->schedstat_fd < 0 ||
+	    t->thread_fds + 1 + WATCH_FD_HEADROOM > t->thread_fds_max ||
+	    t->n_watches >= WATCH_MAX || th->unmoved_streak < (1u << backoff))
+		return;
+	t->watch_opens_left--;
+	int rc = fgt_runwatch_open(th->tid, &th->watch);
+	if (rc == -EACCES || rc == -EPERM || rc == -EINVAL || rc == -ENOSYS ||
+	    rc == -EOPNOTSUPP) {
+		watches_off(t, FGT_RUNWATCH_UNAVAILABLE);
+		return;
+	}
+	if (rc < 0)
+		return; /* gone, or short of files or memory: maybe later */
+	/* The next look reads the count, after the sequence count: a switch-in
+	 * between the decision's read and now is in neither yet. */
+	th->watch_valid = false;
+	th->watch_looks = 0;
+	t->thread_fds++;
+	t->n_watches++;
+	t->stats.watches_opened++;
+}
+
+/* Whether th was switched in more than WATCH_SWITCHES_MAX times a second
+ * since the look at watch_ns, by the sequence count now at seq (2 a
+ * switch-in, and a little slack for a thread woken once or twice). */
+static bool switched_often(const struct thread *th, uint32_t seq, uint64_t now)
+{
+	uint64_t switches = (uint32_t)(seq - th->watch_seq) / 2;
+	return switches > 2 + WATCH_SWITCHES_MAX * (now - th->watch_ns) / 1000000000ull;
+}
+
+/* The run count for the skip rule: the last one read, while the thread's
+ * watch shows no switch-in since that read; read otherwise, and at every
+ * WATCH_VERIFY_EVERY-th look anyway, to check the page against it. Returns 0
+ * or -errno. */
+static int read_slices_watched(struct fgt_tracee *t, struct thread *th, uint64_t *slices)
+{
+	if (th->watch.fd < 0)
+		return read_slices(t, th, slices);
+	uint32_t seq = fgt_runwatch_seq(&th->watch);
+	bool still = th->watch_valid && seq == th->watch_seq;
+	if (still && ++th->watch_looks % WATCH_VERIFY_EVERY != 0) {
+		*slices = th->watch_slices;
+		t->stats.run_reads_saved++;
+		return 0;
+	}
+	int rc = read_slices(t, th, slices);
+	if (rc < 0) {
+		th->watch_valid = false;
+		return rc;
+	}
+	if (still && *slices != th->watch_slices) {
+		watches_off(t, FGT_RUNWATCH_CONTRADICTED); /* it missed one */
+		return 0;
+	}
+	uint64_t now = now_ns();
+	if (th->watch_valid && switched_often(th, seq, now)) {
+		close_watch(t, th);
+		th->watch_drops++;
+		t->stats.watches_dropped++;
+		return 0;
+	}
+	th->watch_seq = seq;
+	th->watch_slices = *slices;
+	th->watch_ns = now;
+	th->watch_valid = !(seq & 1);
+	return 0;
 }
 
 /* The call the thread sleeps in (/proc/.../syscall). Returns 0 or -errno. */
@@ -856,11 +987,11 @@ static bool back_in_stopped_call(const struct fgt_tracee *t, const struct thread
  *   not switched in either. A thread we meant to stop but did not (its
  *   previous stop was late, or the worker was behind) is trusted again only
  *   after a stop or a look that shows it has not run. */
-static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
+static bool has_not_run(struct fgt_tracee *t, struct thread *th)
 {
 	uint64_t slices;
 	th->ran = false;
-	if (read_slices(t, th, &slices) < 0) {
+	if (read_slices_watched(t, th, &slices) < 0) {
 		th->trusted = false;
 		return false;
 	}
@@ -898,6 +1029,9 @@ static bool has_not_run(const struct fgt_tracee *t, struct thread *th)
 	}
 	if (!same)
 		th->asleep_seen_ns = 0; /* it ran: any sleep now is a new one */
+	th->unmoved_streak = same ? th->unmoved_streak + 1 : 0;
+	if (same)
+		maybe_watch(t, th);
 	th->trusted = same;
 	th->last_slices = slices;
 	th->stopped_last = false;
@@ -920,8 +1054,13 @@ size_t fgt_tracee_tick(struct fgt_tracee *t, bool warmup)
 	for (size_t i = t->todo_pos; i < t->n_todo; i++)
 		if ((th = fgt_tidmap_get(&t->threads, t->todo[i])) && th->state == TH_RUNNING)
 			lose_sample(t, th);
+	uint64_t last_tick_ns = t->tick_ns;
 	t->tick_ns = since_start(t, now_ns());
 	t->round_short = false;
+	uint64_t opens = (t->tick_ns - last_tick_ns) / WATCH_OPEN_SHARE_NS;
+	t->watch_opens_left = opens < WATCH_OPENS_MIN	? WATCH_OPENS_MIN
+			      : opens > WATCH_OPENS_MAX ? WATCH_OPENS_MAX
+							: (unsigned)opens;
 	t->n_todo = t->todo_pos = 0;
 	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
 		switch (th->state) {

@@ -18,6 +18,16 @@
 
 #define FGT_HELD_BUCKETS 16 /* histogram: [0,1us) [1,2) [2,4) ... [2^14us, inf) */
 
+/* Run watches (runwatch.h) spare the skip rule its read of an idle thread's
+ * run count. */
+enum fgt_runwatch_state {
+	FGT_RUNWATCH_ON,	   /* the kernel passed fgt_runwatch_selftest */
+	FGT_RUNWATCH_UNAVAILABLE,  /* perf events not allowed, or the self-test
+				    * failed: every count is read */
+	FGT_RUNWATCH_CONTRADICTED, /* a page missed a switch-in during the
+				    * capture: watches were dropped from then on */
+};
+
 struct fgt_tracee_stats {
 	uint64_t ticks;	     /* sampling rounds started */
 	uint64_t stops;	     /* samples taken by stopping a thread */
@@ -48,6 +58,10 @@ struct fgt_tracee_stats {
 	uint64_t held_hist[FGT_HELD_BUCKETS];
 	uint64_t exit_held_ns; /* a launched command held at its exit (see
 				* fgt_tracee_exit_held), or 0 */
+	enum fgt_runwatch_state run_watch; /* whether run watches were used */
+	uint64_t watches_opened;	   /* run watches opened on threads */
+	uint64_t watches_dropped;	   /* ... closed: the thread switched often */
+	uint64_t run_reads_saved;	   /* run counts told by a watch, not read */
 };
 
 struct fgt_tracee;
@@ -58,7 +72,8 @@ struct fgt_tracee;
  * keeps two files open per thread of the target, and keeps FD_RESERVE (256)
  * of them, or half when the limit is small, for the rest of fgtrace; a
  * thread beyond that budget is counted in files_short. A command it launches
- * gets the old limit back. */
+ * gets the old limit back. A thread seen asleep takes a third, a run watch,
+ * within the same budget, once fgt_runwatch_selftest has passed. */
 int fgt_tracee_new(struct fgt_queue *q, size_t stack_bytes, uint64_t clock_start_ns,
 		   struct fgt_tracee **out);
 /* Frees the controller; call fgt_tracee_detach first. */

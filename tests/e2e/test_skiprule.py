@@ -6,12 +6,14 @@ thread asleep for good is not stopped again, nor one back in a call a stop
 resumed, and a thread that left its call in the switch-in a resume gave it is."""
 import os
 import re
+import time
 
 import tefcheck
 from lib import (PTRACE_CONT, PTRACE_DETACH, PTRACE_INTERRUPT, PTRACE_SEIZE, fgtrace_meta,
-                 figure, load_trace, ns_to_trace_us, proc_state, ptrace, read_line,
-                 read_truth, run_count, run_fgtrace, start_target, status_field,
-                 stop_target, target, thread_named, thread_spans, tmpdir, wait_for, wait_stop)
+                 figure, load_trace, ns_to_trace_us, proc_state, ptrace, read_folded,
+                 read_line, read_truth, run_count, run_fgtrace, samples_with, start_fgtrace,
+                 start_target, status_field, stop_target, target, thread_named, thread_spans,
+                 tmpdir, wait_for, wait_stop)
 
 
 def named(pid, name):
@@ -211,3 +213,70 @@ def test_thread_that_moved_on_in_its_one_switch_in_is_stopped_again():
     assert moved >= 3, (f"only {moved} wait_long rounds began right after a stop: "
                         f"the target did not make the case")
     assert not problems, "the waiter's stack is stale:\n  " + "\n  ".join(problems)
+
+
+def perf_events(pid):
+    """How many perf events process pid has open: fgtrace's run watches."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[perf_event]"
+        except OSError:
+            pass  # closed meanwhile
+    return n
+
+
+def test_watched_thread_that_wakes_is_stopped_and_busy_switchers_lose_their_watch():
+    # wakers: sleeper, ping and pong block in read() until told. fgtrace
+    # watches them (a perf event each) once it finds them asleep, and then
+    # reads no run count of theirs while their pages hold still. Woken, the
+    # sleeper spins for good: each tick from then on must stop it and show
+    # it in woken_spin. A watch that missed its switch-in would show it
+    # asleep in read() until the next check against a read (64 ticks), and
+    # that check would turn the watches off ("contradicted"). ping and pong,
+    # woken, hand a futex word to each other: tens of thousands of
+    # switch-ins a second, which must cost them their watches.
+    p = start_target("wakers")
+    sleeper, ping, pong = (int(x) for x in p.ready_args)
+    try:
+        for tid in (sleeper, ping, pong):
+            wait_for(lambda: proc_state(p.pid, tid) == "S", 5, f"thread {tid} to block")
+        d = tmpdir()
+        hz = 99
+        started = time.monotonic()
+        fg = start_fgtrace(["-q", "-F", hz, "-d", "3s", "-p", p.pid,
+                            "-o", d / "t.folded", "-o", d / "t.json"])
+        # All four threads sleep: the main one in fgets.
+        wait_for(lambda: perf_events(fg.pid) >= 4, 10, "fgtrace to watch the sleepers")
+        # Then ticks that skip them with their watches: the tracer thread is
+        # switched in once a tick or more while nothing runs, so these 10
+        # mean 10 ticks at most, and about that many.
+        tracer = named(fg.pid, "fgtrace-tracer")
+        ran = run_count(fg.pid, tracer)
+        wait_for(lambda: run_count(fg.pid, tracer) >= ran + 10, 10, "10 more ticks")
+        woke = time.monotonic()
+        p.stdin.write("w\np\n")
+        p.stdin.flush()
+        assert sorted([read_line(p).strip(), read_line(p).strip()]) == ["pingpong", "woken"]
+        _, err = fg.communicate(timeout=60)
+        assert fg.returncode == 0, f"fgtrace exited {fg.returncode}: {err}"
+        meta = fgtrace_meta(load_trace(d / "t.json"))
+        folded = read_folded(d / "t.folded")
+    finally:
+        assert stop_target(p) == 0
+    spun = samples_with(folded, "woken_spin")
+    # Ticks begin after the warm-up, so at most this many came before the wake.
+    before = int((woke - started) * hz) + 1
+    figure(f"watched threads: {meta['run_watches_opened']} opened, "
+           f"{meta['run_watches_dropped']} dropped, {meta['run_reads_saved']} reads "
+           f"saved; the sleeper spun in {spun} samples of {meta['ticks']} ticks, "
+           f"at most {before} before its wake")
+    assert meta["run_watch"] == "on", meta["run_watch"]
+    assert meta["run_watches_opened"] >= 4, meta["run_watches_opened"]
+    assert meta["run_reads_saved"] > 0, "no run count was told by a watch"
+    assert spun >= meta["ticks"] - before - 2 - meta["ticks"] // 50, \
+        f"the sleeper spun in woken_spin from tick {before} at the latest of " \
+        f"{meta['ticks']}, yet only {spun} samples show it: a watch hid its wake"
+    assert meta["run_watches_dropped"] >= 2, \
+        f"ping and pong switch tens of thousands of times a second, yet " \
+        f"{meta['run_watches_dropped']} watches were dropped"
