@@ -3,17 +3,21 @@ checked where it can go wrong: the kernel facts it rests on, verified on this
 kernel with ptrace from the test itself, and its safe side, seen from the
 target: a thread that keeps running is stopped on (nearly) every tick, a
 thread asleep for good is not stopped again, nor one back in a call a stop
-resumed, and a thread that left its call in the switch-in a resume gave it is."""
+resumed, and a thread that left its call in the switch-in a resume gave it is.
+Also the run watches that spare the reads of idle threads' counts: a watched
+thread that wakes is stopped at once, a thread that switches often loses its
+watch, and without perf events every count is read."""
 import os
 import re
+import subprocess
 import time
 
 import tefcheck
-from lib import (PTRACE_CONT, PTRACE_DETACH, PTRACE_INTERRUPT, PTRACE_SEIZE, fgtrace_meta,
-                 figure, load_trace, ns_to_trace_us, proc_state, ptrace, read_folded,
-                 read_line, read_truth, run_count, run_fgtrace, samples_with, start_fgtrace,
-                 start_target, status_field, stop_target, target, thread_named, thread_spans,
-                 tmpdir, wait_for, wait_stop)
+from lib import (FGTRACE, PTRACE_CONT, PTRACE_DETACH, PTRACE_INTERRUPT, PTRACE_SEIZE,
+                 fgtrace_meta, figure, load_trace, ns_to_trace_us, proc_state, ptrace,
+                 read_folded, read_line, read_truth, run_count, run_fgtrace, samples_with,
+                 start_fgtrace, start_target, status_field, stop_target, target, thread_named,
+                 thread_spans, tmpdir, wait_for, wait_stop)
 
 
 def named(pid, name):
@@ -280,3 +284,28 @@ def test_watched_thread_that_wakes_is_stopped_and_busy_switchers_lose_their_watc
     assert meta["run_watches_dropped"] >= 2, \
         f"ping and pong switch tens of thousands of times a second, yet " \
         f"{meta['run_watches_dropped']} watches were dropped"
+
+
+def test_without_perf_events_every_count_is_read_and_idle_threads_still_skipped():
+    # noperf makes perf_event_open fail with EACCES for fgtrace, as Debian's
+    # default perf_event_paranoid does for a user: its self-test fails, it
+    # opens no watch, and the skip rule reads every count instead.
+    threads = 20
+    idlers = start_target("idlers", [threads])
+    try:
+        d = tmpdir()
+        p = subprocess.run([target("noperf"), str(FGTRACE), "-q", "-F", "99", "-d", "1s",
+                            "-p", str(idlers.pid), "-o", str(d / "t.json")],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, f"fgtrace under noperf exited {p.returncode}: {p.stderr}"
+        meta = fgtrace_meta(load_trace(d / "t.json"))
+    finally:
+        assert stop_target(idlers) == 0
+    figure(f"without perf events: run_watch {meta['run_watch']}, {meta['stops']} stops, "
+           f"{meta['stops_avoided']} avoided in {meta['ticks']} ticks")
+    assert meta["run_watch"] == "unavailable", meta["run_watch"]
+    assert meta["run_watches_opened"] == 0 and meta["run_reads_saved"] == 0, meta
+    assert meta["threads_seen"] == threads + 1, meta["threads_seen"]
+    assert meta["stops"] <= meta["threads_seen"] + 2 * meta["ticks"], \
+        f"{meta['stops']} stops in {meta['ticks']} ticks of threads that do not run"
+    assert meta["stops_avoided"] >= threads * (meta["ticks"] - 2), meta["stops_avoided"]
