@@ -8,7 +8,7 @@ import os
 import tefcheck
 from lib import (fgtrace_meta, figure, load_trace, proc_state, read_folded, run_fgtrace,
                  samples_with, start_fgtrace, start_target, target, tmpdir, tracer_pid,
-                 wait_for)
+                 wait_for, wait_on_timeline)
 
 HZ = 999
 
@@ -43,6 +43,8 @@ def test_attach_to_a_process_whose_leader_left():
         f = start_fgtrace(["-q", "-F", HZ, "-p", p.pid, "-d", "10s",
                            "-o", d / "t.json", "-o", d / "t.folded"])
         wait_for(lambda: tracer_pid(p.pid, tid) == f.pid, 5, "fgtrace to attach")
+        # Samples of the warm-up round are not on the timeline: spin after it.
+        wait_on_timeline(d / "t.json", tid)
         p.stdin.write("go\n")
         p.stdin.flush()
         assert p.wait(10) == 0
