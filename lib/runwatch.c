@@ -3,7 +3,6 @@
 #include "procfs.h"
 
 #include <errno.h>
-#include <linux/perf_event.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -38,7 +37,6 @@ int fgt_runwatch_open(pid_t tid, struct fgt_runwatch *w)
 	}
 	w->fd = (int)fd;
 	w->page = page;
-	w->seq = &((const volatile struct perf_event_mmap_page *)page)->lock;
 	return 0;
 }
 

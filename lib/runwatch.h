@@ -23,18 +23,18 @@
 #ifndef FGT_RUNWATCH_H
 #define FGT_RUNWATCH_H
 
+#include <linux/perf_event.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 struct fgt_runwatch {
-	int fd;			      /* the perf event, or -1 */
-	const volatile uint32_t *seq; /* the page's sequence count, or NULL */
-	void *page;		      /* the mapped page, or NULL */
+	int fd;	    /* the perf event, or -1 */
+	void *page; /* its mapped first page, or NULL */
 };
 
 #define FGT_RUNWATCH_CLOSED                                                              \
 	{                                                                                \
-		-1, NULL, NULL                                                           \
+		-1, NULL                                                                 \
 	}
 
 /* Opens a watch on thread tid (a thread id of the caller's PID namespace).
@@ -52,7 +52,7 @@ void fgt_runwatch_close(struct fgt_runwatch *w);
  * rewrites the page. */
 static inline uint32_t fgt_runwatch_seq(const struct fgt_runwatch *w)
 {
-	uint32_t s = *w->seq;
+	uint32_t s = ((const volatile struct perf_event_mmap_page *)w->page)->lock;
 	__atomic_signal_fence(__ATOMIC_ACQUIRE);
 	return s;
 }
