@@ -33,6 +33,16 @@
  * do, so it stops holding back the next interrupts of the round. A running
  * thread reaches its stop in tens of microseconds. */
 #define INFLIGHT_WAIT_NS 100000ull
+/* A thread our interrupt woke from a sleep in a system call needs a CPU to
+ * reach its stop. When the target's threads take every CPU it waits in a run
+ * queue, with the other threads we woke: each more we wake lengthens the
+ * queue, and the scheduler need not run them in the order woken, so one can
+ * wait for many. So at most this many such stops are pending at once. One
+ * still pending after INFLIGHT_WAIT_NS stops counting if the thread is not
+ * runnable (it sleeps uninterruptibly, and takes no CPU), and any after
+ * WOKEN_WAIT_NS (threads of higher priority keep it from every CPU). */
+#define MAX_WOKEN     4
+#define WOKEN_WAIT_NS 100000000ull
 /* A stop that has not arrived by then may not come soon (uninterruptible
  * sleep): the thread is shown blocked on its last stack meanwhile. */
 #define LATE_NS (10 * 1000 * 1000ull)
@@ -110,6 +120,7 @@ struct thread {
 	uint64_t rewound_rip;	   /* ... and put the thread back at this pc */
 	bool sampled;		   /* the worker has a stack for this thread */
 	bool inflight;		   /* counts against MAX_INFLIGHT */
+	bool woken;		   /* counts against MAX_WOKEN */
 	uint64_t interrupt_ns;	   /* when PTRACE_INTERRUPT was sent */
 	uint32_t ticks_waited;	   /* ticks that passed while its stop was pending */
 	bool warm_interrupt;	   /* the pending stop is of the warm-up round */
@@ -150,6 +161,7 @@ struct fgt_tracee {
 	pid_t *todo; /* threads still to stop in this round */
 	size_t n_todo, todo_pos, todo_cap;
 	size_t n_inflight;
+	size_t n_woken;	       /* pending stops of threads we woke (MAX_WOKEN) */
 	bool round_short;      /* a thread of this round got no sample (a drop) */
 	bool warming;	       /* the current round is the warm-up round */
 	uint64_t tick_ns;      /* when the current round's tick came (ns since start) */
@@ -380,13 +392,25 @@ static void unhold(struct fgt_tracee *t, struct thread *th)
 		t->exit_release_ns = now_ns();
 }
 
+/* The thread's stop came, or it is gone: it no longer holds back the round. */
+static void stop_not_pending(struct fgt_tracee *t, struct thread *th)
+{
+	if (th->inflight) {
+		th->inflight = false;
+		t->n_inflight--;
+	}
+	if (th->woken) {
+		th->woken = false;
+		t->n_woken--;
+	}
+}
+
 static void free_thread(struct fgt_tracee *t, struct thread *th)
 {
 	unhold(t, th);
 	if (th->snap)
 		fgt_queue_put_back(t->queue, th->snap);
-	if (th->inflight)
-		t->n_inflight--;
+	stop_not_pending(t, th);
 	close_thread_files(t, th);
 	free(th);
 }
@@ -813,10 +837,7 @@ static struct fgt_snapshot *take_sample(struct fgt_tracee *t, struct thread *th,
 {
 	struct fgt_snapshot *s = th->snap;
 	th->snap = NULL;
-	if (th->inflight) {
-		th->inflight = false;
-		t->n_inflight--;
-	}
+	stop_not_pending(t, th);
 	if (ptrace(PTRACE_GETREGS, th->tid, 0, &s->regs) < 0) {
 		fgt_queue_put_back(t->queue, s);
 		t->stats.vanished++;
@@ -1172,6 +1193,14 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 	return true;
 }
 
+/* Whether th, woken by our interrupt and not yet in its stop, waits for a
+ * CPU (state R), rather than sleeping uninterruptibly. */
+static bool waits_for_cpu(const struct fgt_tracee *t, const struct thread *th)
+{
+	struct fgt_proc_stat st;
+	return fgt_procfs_read_stat(t->pid, th->tid, &st) == 0 && st.state == 'R';
+}
+
 static void interrupt(struct fgt_tracee *t, struct thread *th)
 {
 	th->snap = get_sample_buffer(t, th);
@@ -1195,11 +1224,16 @@ static void interrupt(struct fgt_tracee *t, struct thread *th)
 	th->state = TH_INTERRUPTING;
 	th->inflight = true;
 	t->n_inflight++;
+	/* sample_asleep found it asleep in a call: our interrupt wakes it. */
+	if (th->asleep_in_call) {
+		th->woken = true;
+		t->n_woken++;
+	}
 }
 
 void fgt_tracee_pump(struct fgt_tracee *t)
 {
-	if (t->n_inflight) {
+	if (t->n_inflight || t->n_woken) {
 		/* A thread that takes long to stop (it waits for a CPU, or is in
 		 * uninterruptible sleep) must not hold up the others. */
 		uint64_t now = now_ns();
@@ -1208,10 +1242,19 @@ void fgt_tracee_pump(struct fgt_tracee *t)
 			if (th->inflight && now - th->interrupt_ns >= INFLIGHT_WAIT_NS) {
 				th->inflight = false;
 				t->n_inflight--;
+				if (th->woken && !waits_for_cpu(t, th)) {
+					th->woken = false;
+					t->n_woken--;
+				}
+			}
+			if (th->woken && now - th->interrupt_ns >= WOKEN_WAIT_NS) {
+				th->woken = false;
+				t->n_woken--;
 			}
 		}
 	}
-	while (t->n_inflight < MAX_INFLIGHT && t->todo_pos < t->n_todo) {
+	while (t->n_inflight < MAX_INFLIGHT && t->n_woken < MAX_WOKEN &&
+	       t->todo_pos < t->n_todo) {
 		struct thread *th = fgt_tidmap_get(&t->threads, t->todo[t->todo_pos++]);
 		if (th && th->state == TH_RUNNING)
 			interrupt(t, th);
@@ -1238,13 +1281,22 @@ bool fgt_tracee_inflight(const struct fgt_tracee *t)
 
 uint64_t fgt_tracee_pump_due_ns(const struct fgt_tracee *t)
 {
-	if (t->todo_pos >= t->n_todo || t->n_inflight < MAX_INFLIGHT)
+	bool full = t->n_inflight >= MAX_INFLIGHT, woken_full = t->n_woken >= MAX_WOKEN;
+	if (t->todo_pos >= t->n_todo || (!full && !woken_full))
 		return UINT64_MAX;
+	/* When the next pending stop may stop counting (an arriving stop
+	 * wakes the loop anyway; waking early costs only a look). */
 	uint64_t due = UINT64_MAX;
 	struct thread *th;
-	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));)
-		if (th->inflight && th->interrupt_ns + INFLIGHT_WAIT_NS < due)
-			due = th->interrupt_ns + INFLIGHT_WAIT_NS;
+	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
+		uint64_t at = UINT64_MAX;
+		if (th->inflight)
+			at = th->interrupt_ns + INFLIGHT_WAIT_NS;
+		else if (woken_full && th->woken)
+			at = th->interrupt_ns + WOKEN_WAIT_NS;
+		if (at < due)
+			due = at;
+	}
 	return due;
 }
 
@@ -1709,10 +1761,7 @@ int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms)
 			fgt_queue_put_back(t->queue, th->snap);
 			th->snap = NULL;
 		}
-		if (th->inflight) {
-			th->inflight = false;
-			t->n_inflight--;
-		}
+		stop_not_pending(t, th);
 		/* A running thread is left as it is: a stop could fail its call
 		 * with EINTR or wake it for nothing. An interrupted one has its
 		 * stop on the way; a listening one is detached at a stop, which
