@@ -216,6 +216,14 @@ void fgt_prio_check(uint64_t now_ns)
 	g.window_cpu_ns = cpu;
 }
 
+void fgt_prio_restart_budget(uint64_t now_ns)
+{
+	if (!g.realtime)
+		return;
+	g.window_start_ns = now_ns;
+	g.window_cpu_ns = thread_cpu_ns();
+}
+
 void fgt_prio_lower(void)
 {
 	if (!g.raised)

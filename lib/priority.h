@@ -62,6 +62,11 @@ int fgt_prio_worker(enum fgt_priority want);
  * when it was exceeded. Cheap between windows: call it on every wake-up. */
 void fgt_prio_check(uint64_t now_ns);
 
+/* Starts a budget window at now_ns, so that the CPU used before does not
+ * count: the warm-up round, one stop per thread and bounded in time, is not
+ * held to the budget. RLIMIT_RTTIME still applies to it. */
+void fgt_prio_restart_budget(uint64_t now_ns);
+
 /* Back to the fair scheduler, and the SIGXCPU disposition and RLIMIT_RTTIME
  * as they were. Safe to call when nothing was raised. */
 void fgt_prio_lower(void);

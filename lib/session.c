@@ -457,8 +457,10 @@ static int run_loop(struct fgt_session *s, fgt_progress_fn progress, void *ctx)
 		fgt_tracee_tick(s->tracee, true);
 
 	for (;;) {
-		if (warming && !(warming = warming_up(s, warm_start, now_ns())))
+		if (warming && !(warming = warming_up(s, warm_start, now_ns()))) {
 			s->warmup_ns = now_ns() - warm_start;
+			fgt_prio_restart_budget(now_ns());
+		}
 		if (!warming && !ticking) {
 			if ((rc = start_timer(s)) < 0) {
 				s->sum.reason = FGT_END_ERROR;
@@ -482,7 +484,8 @@ static int run_loop(struct fgt_session *s, fgt_progress_fn progress, void *ctx)
 			break;
 		}
 		uint64_t now = now_ns();
-		fgt_prio_check(now);
+		if (!warming)
+			fgt_prio_check(now);
 		if (now >= end) {
 			s->sum.reason = FGT_END_DURATION;
 			break;

@@ -293,18 +293,18 @@ static void watches_off(struct fgt_tracee *t, enum fgt_runwatch_state why)
 		close_watch(t, th);
 }
 
-/* Watches a thread the decision just found unmoved, when the budgets allow
- * and it has not lost a watch lately for switching often. */
-static void maybe_watch(struct fgt_tracee *t, struct thread *th)
+/* Whether th may have a watch: watches are on, it has none, and files and
+ * WATCH_MAX allow one. */
+static bool can_watch(const struct fgt_tracee *t, const struct thread *th)
 {
-	uint32_t backoff =
-	    th->watch_drops < WATCH_BACKOFF_MAX ? th->watch_drops : WATCH_BACKOFF_MAX;
-	if (th->watch.fd >= 0 || t->stats.run_watch != FGT_RUNWATCH_ON ||
-	    !t->watch_opens_left || th->schedstat_fd < 0 ||
-	    t->thread_fds + 1 + WATCH_FD_HEADROOM > t->thread_fds_max ||
-	    t->n_watches >= WATCH_MAX || th->unmoved_streak < (1u << backoff))
-		return;
-	t->watch_opens_left--;
+	return th->watch.fd < 0 && t->stats.run_watch == FGT_RUNWATCH_ON &&
+	       th->schedstat_fd >= 0 &&
+	       t->thread_fds + 1 + WATCH_FD_HEADROOM <= t->thread_fds_max &&
+	       t->n_watches < WATCH_MAX;
+}
+
+static void open_watch(struct fgt_tracee *t, struct thread *th)
+{
 	int rc = fgt_runwatch_open(th->tid, &th->watch);
 	if (rc == -EACCES || rc == -EPERM || rc == -EINVAL || rc == -ENOSYS ||
 	    rc == -EOPNOTSUPP) {
@@ -320,6 +320,19 @@ static void maybe_watch(struct fgt_tracee *t, struct thread *th)
 	t->thread_fds++;
 	t->n_watches++;
 	t->stats.watches_opened++;
+}
+
+/* Watches a thread the decision just found unmoved, when the budgets allow
+ * and it has not lost a watch lately for switching often. */
+static void maybe_watch(struct fgt_tracee *t, struct thread *th)
+{
+	uint32_t backoff =
+	    th->watch_drops < WATCH_BACKOFF_MAX ? th->watch_drops : WATCH_BACKOFF_MAX;
+	if (!can_watch(t, th) || !t->watch_opens_left ||
+	    th->unmoved_streak < (1u << backoff))
+		return;
+	t->watch_opens_left--;
+	open_watch(t, th);
 }
 
 /* Whether th was switched in more than WATCH_SWITCHES_MAX times a second
@@ -917,6 +930,12 @@ static void finish_sample(struct fgt_tracee *t, struct thread *th, struct fgt_sn
 	th->stopped_blocked = interrupted_blocking_call(&s->regs);
 	if (th->stopped_blocked)
 		call_to_restart(&s->regs, &th->stop_call);
+	/* The warm-up round stops every thread, most of them asleep: those
+	 * go back to sleep, and get their watch now, outside the ticks, which
+	 * would otherwise read each count until the per-tick budget has
+	 * opened them all (a third of a second for 1,500 threads at 99 Hz). */
+	if (s->warmup && th->stopped_blocked && can_watch(t, th))
+		open_watch(t, th);
 	t->stats.stops++;
 	hand_over_gap(th, s);
 	fgt_queue_push(t->queue, s, false);
@@ -1201,17 +1220,23 @@ static bool waits_for_cpu(const struct fgt_tracee *t, const struct thread *th)
 	return fgt_procfs_read_stat(t->pid, th->tid, &st) == 0 && st.state == 'R';
 }
 
-static void interrupt(struct fgt_tracee *t, struct thread *th)
+/* Samples th, or asks it to stop. Returns false, and does nothing, when no
+ * buffer is free in the warm-up round: that round keeps no time, so the
+ * thread waits for the worker to free one rather than go unsampled, which
+ * would have it stopped at every tick until it has a sample. */
+static bool interrupt(struct fgt_tracee *t, struct thread *th)
 {
 	th->snap = get_sample_buffer(t, th);
 	if (!th->snap) {
+		if (t->warming)
+			return false;
 		t->stats.drops++;
 		t->round_short = true;
 		lose_sample(t, th);
-		return;
+		return true;
 	}
 	if (sample_asleep(t, th))
-		return;
+		return true;
 	th->interrupt_ns = now_ns();
 	th->ticks_waited = 0;
 	th->warm_interrupt = t->warming;
@@ -1219,7 +1244,7 @@ static void interrupt(struct fgt_tracee *t, struct thread *th)
 		fgt_queue_put_back(t->queue, th->snap);
 		th->snap = NULL;
 		t->stats.vanished++;
-		return;
+		return true;
 	}
 	th->state = TH_INTERRUPTING;
 	th->inflight = true;
@@ -1229,6 +1254,7 @@ static void interrupt(struct fgt_tracee *t, struct thread *th)
 		th->woken = true;
 		t->n_woken++;
 	}
+	return true;
 }
 
 void fgt_tracee_pump(struct fgt_tracee *t)
@@ -1255,9 +1281,13 @@ void fgt_tracee_pump(struct fgt_tracee *t)
 	}
 	while (t->n_inflight < MAX_INFLIGHT && t->n_woken < MAX_WOKEN &&
 	       t->todo_pos < t->n_todo) {
-		struct thread *th = fgt_tidmap_get(&t->threads, t->todo[t->todo_pos++]);
-		if (th && th->state == TH_RUNNING)
-			interrupt(t, th);
+		struct thread *th = fgt_tidmap_get(&t->threads, t->todo[t->todo_pos]);
+		if (th && th->state == TH_RUNNING && !interrupt(t, th)) {
+			/* Warm-up, no buffer free: the worker frees them. */
+			fgt_queue_wake(t->queue);
+			return;
+		}
+		t->todo_pos++;
 	}
 	if (t->n_inflight == 0 && t->todo_pos >= t->n_todo)
 		fgt_queue_wake(t->queue); /* one wake-up per round */
