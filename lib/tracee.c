@@ -405,6 +405,15 @@ static void unhold(struct fgt_tracee *t, struct thread *th)
 		t->exit_release_ns = now_ns();
 }
 
+/* th's pending stop no longer counts against MAX_WOKEN. */
+static void unwake(struct fgt_tracee *t, struct thread *th)
+{
+	if (th->woken) {
+		th->woken = false;
+		t->n_woken--;
+	}
+}
+
 /* The thread's stop came, or it is gone: it no longer holds back the round. */
 static void stop_not_pending(struct fgt_tracee *t, struct thread *th)
 {
@@ -412,10 +421,7 @@ static void stop_not_pending(struct fgt_tracee *t, struct thread *th)
 		th->inflight = false;
 		t->n_inflight--;
 	}
-	if (th->woken) {
-		th->woken = false;
-		t->n_woken--;
-	}
+	unwake(t, th);
 }
 
 static void free_thread(struct fgt_tracee *t, struct thread *th)
@@ -1268,15 +1274,11 @@ void fgt_tracee_pump(struct fgt_tracee *t)
 			if (th->inflight && now - th->interrupt_ns >= INFLIGHT_WAIT_NS) {
 				th->inflight = false;
 				t->n_inflight--;
-				if (th->woken && !waits_for_cpu(t, th)) {
-					th->woken = false;
-					t->n_woken--;
-				}
+				if (th->woken && !waits_for_cpu(t, th))
+					unwake(t, th);
 			}
-			if (th->woken && now - th->interrupt_ns >= WOKEN_WAIT_NS) {
-				th->woken = false;
-				t->n_woken--;
-			}
+			if (th->woken && now - th->interrupt_ns >= WOKEN_WAIT_NS)
+				unwake(t, th);
 		}
 	}
 	while (t->n_inflight < MAX_INFLIGHT && t->n_woken < MAX_WOKEN &&
