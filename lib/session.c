@@ -615,6 +615,9 @@ static void metadata_json(struct fgt_session *s, struct fgt_strbuf *b)
 	for (int i = 0; i < FGT_HELD_BUCKETS; i++) {
 		if (i == 0)
 			fgt_strbuf_printf(b, "\"<1\":%" PRIu64, ts->held_hist[i]);
+		else if (i == FGT_HELD_BUCKETS - 1) /* it holds all the longer ones */
+			fgt_strbuf_printf(b, ",\">=%u\":%" PRIu64, 1u << (i - 1),
+					  ts->held_hist[i]);
 		else
 			fgt_strbuf_printf(b, ",\"%u-%u\":%" PRIu64, 1u << (i - 1),
 					  1u << i, ts->held_hist[i]);

@@ -9,7 +9,9 @@ trace to what the viewers need (Perfetto, speedscope, chrome://tracing):
   - B/E/i/C/X events have a finite ts >= 0, non-decreasing on each thread
     (and on each counter track: a C event belongs to its process);
   - B/E balanced on each thread in stack order, each E with its B's name and cat;
-  - metadata only process_name, thread_name, thread_sort_index and fgtrace.
+  - metadata only process_name, thread_name, thread_sort_index and fgtrace;
+    fgtrace's histogram of stop times counts every stop, and its buckets
+    hold the longest.
 With partial=True (a killed capture) the final ']' may be missing, the last
 event may be cut, and spans may be left open."""
 import json
@@ -96,6 +98,8 @@ class _Checker:
             self.out.append(f"{where}: {name} without a string args.name")
         elif name == "thread_sort_index" and not isinstance(args.get("sort_index"), int):
             self.out.append(f"{where}: thread_sort_index without an integer sort_index")
+        elif name == "fgtrace" and "stop_held_us_histogram" in args:
+            self.out.extend(f"{where}: {p}" for p in _histogram_problems(args))
 
     def timed(self, where, e, ph, key):
         ts = e.get("ts")
@@ -140,6 +144,40 @@ class _Checker:
             if st:
                 self.out.append(f"thread {key}: {len(st)} spans never closed, innermost "
                                 f"{st[-1].get('name')!r} opened at {st[-1].get('ts')}")
+
+
+def _bucket(key):
+    """A histogram key as [low, high) in microseconds: "<1", "A-B" or ">=A"."""
+    if key == "<1":
+        return 0, 1
+    if key.startswith(">="):
+        return int(key[2:]), float("inf")
+    low, high = key.split("-")
+    return int(low), int(high)
+
+
+def _histogram_problems(args):
+    """The held-time histogram must count every stop, in buckets that follow
+    each other, and the longest stop must lie in the last bucket it fills."""
+    try:
+        buckets = sorted((_bucket(k), n) for k, n in args["stop_held_us_histogram"].items())
+    except (ValueError, AttributeError):
+        return [f"histogram keys unreadable: {args['stop_held_us_histogram']}"]
+    out = []
+    for ((_, high), _), ((low, _), _) in zip(buckets, buckets[1:]):
+        if high != low:
+            out.append(f"histogram buckets do not follow each other at {high}/{low}")
+    if buckets and buckets[-1][0][1] != float("inf"):
+        out.append(f"the last histogram bucket {buckets[-1][0]} is not open-ended")
+    total = sum(n for _, n in buckets)
+    if total != args.get("stops"):
+        out.append(f"histogram counts {total} stops, the metadata {args.get('stops')}")
+    filled = [b for b, n in buckets if n]
+    longest = args.get("stop_held_ns_max", 0) / 1000
+    if filled and not filled[-1][0] <= longest < filled[-1][1]:
+        out.append(f"the longest stop, {longest:.0f} us, is not in the last bucket "
+                   f"it fills, {filled[-1]}")
+    return out
 
 
 def problems_in_bytes(raw, partial=False):

@@ -44,7 +44,7 @@ def held_over(meta, ms):
     histogram."""
     total = 0
     for bucket, count in meta["stop_held_us_histogram"].items():
-        low = bucket.split("-")[0].lstrip("<")
+        low = bucket.split("-")[0].lstrip("<>=")
         if int(low) >= ms * 1000:
             total += count
     return total
