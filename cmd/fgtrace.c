@@ -82,7 +82,7 @@ static void print_summary(const struct fgt_config *cfg, const struct fgt_summary
 	const struct fgt_tracee_stats *t = &s->tracer;
 	double secs = s->duration_ns / 1e9;
 	uint64_t samples = s->worker.samples;
-	uint64_t taken = t->stops + t->reused + t->jobstopped + t->unstopped;
+	uint64_t taken = t->stops + t->reused + t->jobstopped + t->unstopped + t->blocked;
 	fprintf(stderr,
 		"fgtrace: %" PRIu64 " samples of %" PRIu64
 		" threads in %.2f s (%.0f/s, %u Hz per "

@@ -358,23 +358,6 @@ int fgt_procfs_read_timeslices(int fd, uint64_t *timeslices)
 	return fgt_procfs_parse_schedstat(buf, (size_t)n, &run, &wait, timeslices);
 }
 
-int fgt_procfs_read_syscall(pid_t pid, pid_t tid, long *nr)
-{
-	char path[64], buf[256];
-	proc_path(path, sizeof(path), pid, tid, "syscall");
-	ssize_t n = read_file(path, buf, sizeof(buf));
-	if (n < 0)
-		return (int)n;
-	if (strncmp(buf, "running", 7) == 0)
-		return -EAGAIN;
-	const char *p = buf;
-	unsigned long long v;
-	if (parse_dec(&p, buf + n, true, &v) < 0 || (*p != ' ' && *p != '\n' && *p))
-		return -EINVAL;
-	*nr = (long)v;
-	return 0;
-}
-
 /* "0x" and hex digits at *p. */
 static int parse_0x(const char **p, const char *end, unsigned long long *v)
 {

@@ -73,11 +73,6 @@ int fgt_procfs_open_schedstat(pid_t pid, pid_t tid);
  * (-ESRCH once the thread is gone), or -EINVAL. */
 int fgt_procfs_read_timeslices(int fd, uint64_t *timeslices);
 
-/* The syscall number a thread is blocked in, from /proc/PID/task/TID/syscall:
- * *nr >= 0, or -1 when it is blocked outside a syscall. Returns 0, -EAGAIN
- * when the thread is running, -EINVAL, or -errno. */
-int fgt_procfs_read_syscall(pid_t pid, pid_t tid, long *nr);
-
 /* What /proc/PID/task/TID/syscall says about a thread that is off a CPU. */
 struct fgt_proc_syscall {
 	bool running;	  /* on a CPU or runnable: nothing else below is set */

@@ -384,7 +384,7 @@ static void report_progress(struct fgt_session *s, fgt_progress_fn fn, void *ctx
 	fgt_tracee_get_stats(s->tracee, &ts);
 	struct fgt_progress p = {
 	    .elapsed_ns = now_ns() - s->start_ns,
-	    .samples = ts.stops + ts.reused + ts.jobstopped + ts.unstopped,
+	    .samples = ts.stops + ts.reused + ts.jobstopped + ts.unstopped + ts.blocked,
 	    .threads = ts.threads_live,
 	    .bytes = fgt_worker_bytes(s->worker),
 	};

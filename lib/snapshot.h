@@ -18,8 +18,9 @@ enum fgt_snap_kind {
 	FGT_SNAP_SAMPLE,  /* regs + stack copied at a stop */
 	FGT_SNAP_REUSED,  /* thread has not run since its last sample: same stack */
 	FGT_SNAP_JOBSTOP, /* thread is in a job-control stop: same stack, state stopped */
-	FGT_SNAP_BLOCKED, /* in uninterruptible sleep, not stoppable: same stack;
-			   * regs.orig_rax holds its syscall, or -1 */
+	FGT_SNAP_BLOCKED, /* in uninterruptible sleep, not stoppable: the same
+			   * stack and state as its last sample, which was
+			   * taken from /proc as it slept (SAMPLE, blocked) */
 	FGT_SNAP_THREAD_NEW,  /* a thread appeared (attach, clone) */
 	FGT_SNAP_THREAD_EXIT, /* a thread is gone; close its spans at its last sample */
 	FGT_SNAP_EXEC,	      /* the process called exec: new image, old threads gone */
@@ -42,6 +43,8 @@ struct fgt_snapshot {
 	size_t stack_len;    /* bytes copied */
 	bool stack_cut; /* the copy stopped at the size cap, not at the mapping end */
 	bool jobstop;	/* taken at a job-control stop */
+	bool blocked;	/* SAMPLE: taken from /proc, without a stop, while the
+			 * thread slept uninterruptibly (state D) */
 	bool warmup;	/* of the warm-up round: load symbols, show nothing */
 	/* SAMPLE, REUSED, JOBSTOP, BLOCKED, GAP: the thread ran, and then lost its
 	 * samples of two ticks or more (a drop, a round cut short), the first

@@ -61,15 +61,34 @@ static const char *const socket_calls[] = {
     "connect", "write", "writev",   "sendto",  "sendmsg",  "sendmmsg",
 };
 
-static bool socket_call(long nr)
+/* The calls that sleep interruptibly only: a thread asleep in one is never
+ * in state D. restart_syscall resumes a sleep of these (nanosleep, poll, a
+ * futex wait with a timeout). */
+static const char *const interruptible_calls[] = {
+    "futex", "nanosleep", "clock_nanosleep", "wait4", "waitid",	       "poll",
+    "ppoll", "select",	  "pselect6",	     "pause", "rt_sigsuspend", "restart_syscall",
+};
+
+static bool named_in(long nr, const char *const *names, size_t n)
 {
 	const char *name = fgt_syscall_name(nr);
 	if (!name)
 		return false;
-	for (size_t i = 0; i < sizeof(socket_calls) / sizeof(socket_calls[0]); i++)
-		if (strcmp(name, socket_calls[i]) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(name, names[i]) == 0)
 			return true;
 	return false;
+}
+
+static bool socket_call(long nr)
+{
+	return named_in(nr, socket_calls, sizeof(socket_calls) / sizeof(socket_calls[0]));
+}
+
+bool fgt_syscall_may_block(long nr)
+{
+	return !named_in(nr, interruptible_calls,
+			 sizeof(interruptible_calls) / sizeof(interruptible_calls[0]));
 }
 
 static int eintr_call(long nr)

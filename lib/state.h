@@ -35,6 +35,12 @@ enum fgt_stop_effect {
 /* How a stop treats a thread asleep in syscall nr (as fgt_syscall_name). */
 enum fgt_stop_effect fgt_syscall_stop_effect(long nr);
 
+/* Whether a thread asleep in syscall nr may be in uninterruptible sleep
+ * (state D), which no stop reaches until it wakes: false for the calls that
+ * only ever sleep interruptibly (futex, the sleeps, the waits for a child,
+ * poll and select), true for any other, and for a number without a name. */
+bool fgt_syscall_may_block(long nr);
+
 /* Where syscall nr, once it fails with EINTR, keeps its timeout. */
 enum fgt_timeout_arg {
 	FGT_TIMEOUT_NONE,   /* it has none: restarting it changes nothing */

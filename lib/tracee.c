@@ -121,6 +121,8 @@ struct thread {
 	bool sampled;		   /* the worker has a stack for this thread */
 	bool inflight;		   /* counts against MAX_INFLIGHT */
 	bool woken;		   /* counts against MAX_WOKEN */
+	bool blocked_shown;	   /* sampled from /proc since the interrupt: it
+				    * sleeps uninterruptibly (show_blocked) */
 	uint64_t interrupt_ns;	   /* when PTRACE_INTERRUPT was sent */
 	uint32_t ticks_waited;	   /* ticks that passed while its stop was pending */
 	bool warm_interrupt;	   /* the pending stop is of the warm-up round */
@@ -865,6 +867,7 @@ static struct fgt_snapshot *take_sample(struct fgt_tracee *t, struct thread *th,
 	s->kind = FGT_SNAP_SAMPLE;
 	s->tid = th->tid;
 	s->jobstop = stopped;
+	s->blocked = false;
 	th->seen_ns = now_ns();
 	/* From PTRACE_INTERRUPT on, the thread runs no user code until its
 	 * stop: a running one is kicked into the kernel at once, and one that
@@ -928,7 +931,9 @@ static void finish_sample(struct fgt_tracee *t, struct thread *th, struct fgt_sn
 	if (!s)
 		return;
 	uint64_t now = now_ns();
-	s->held_ns = now - th->interrupt_ns;
+	/* One shown blocked was asleep, not held, until its stop came. */
+	s->held_ns = now - (th->blocked_shown ? th->seen_ns : th->interrupt_ns);
+	th->blocked_shown = false;
 	t->stats.copy_total_ns += now - th->seen_ns;
 	record_held(t, s->held_ns);
 	th->sampled = true;
@@ -972,32 +977,87 @@ static void push_reuse(struct fgt_tracee *t, struct thread *th, enum fgt_snap_ki
 		t->stats.jobstopped++;
 }
 
-/* A thread whose stop is long overdue may be in uninterruptible sleep, which
- * no signal or ptrace request ends: show it as blocked (in its syscall, if
- * any) on its last stack, from /proc, without waiting for it. Returns true
- * when it did, or tried to (a drop). */
-static bool push_blocked(struct fgt_tracee *t, struct thread *th)
+/* th's scheduler state, from /proc/PID/task/TID/stat ('R', 'S', 'D', ...),
+ * or 0 when it cannot be read. */
+static char sched_state(const struct fgt_tracee *t, const struct thread *th)
 {
 	struct fgt_proc_stat st;
-	long nr = -1;
-	if (!th->sampled || now_ns() - th->interrupt_ns < LATE_NS ||
-	    fgt_procfs_read_stat(t->pid, th->tid, &st) < 0 || st.state != 'D')
-		return false;
-	fgt_procfs_read_syscall(t->pid, th->tid, &nr);
-	struct fgt_snapshot *s = fgt_queue_get(t->queue, 0);
-	if (!s) {
-		t->stats.drops++;
-		t->round_short = true;
-		return true;
-	}
-	s->kind = FGT_SNAP_BLOCKED;
+	return fgt_procfs_read_stat(t->pid, th->tid, &st) == 0 ? st.state : 0;
+}
+
+/* Fills s, a buffer for th, from what /proc shows of it asleep (sc): its call
+ * and arguments (orig_rax -1 outside one), sp and pc, and its stack, which
+ * holds still while it sleeps. Its other registers are not in /proc: code
+ * that keeps its frame only in rbp unwinds no further. */
+static void fill_from_proc(struct fgt_tracee *t, struct thread *th,
+			   struct fgt_snapshot *s, const struct fgt_proc_syscall *sc,
+			   bool blocked)
+{
+	memset(&s->regs, 0, sizeof(s->regs));
+	s->regs.orig_rax = (unsigned long)sc->nr;
+	s->regs.rax = sc->nr >= 0 ? (unsigned long)-EINTR : 0;
+	s->regs.rdi = sc->args[0];
+	s->regs.rsi = sc->args[1];
+	s->regs.rdx = sc->args[2];
+	s->regs.r10 = sc->args[3];
+	s->regs.r8 = sc->args[4];
+	s->regs.r9 = sc->args[5];
+	s->regs.rsp = sc->sp;
+	s->regs.rip = sc->pc;
+	s->kind = FGT_SNAP_SAMPLE;
 	s->tid = th->tid;
+	s->jobstop = false;
+	s->blocked = blocked;
+	s->warmup = t->warming;
+	s->held_ns = 0;
 	s->ts_ns = since_start(t, now_ns());
-	s->regs.orig_rax = (unsigned long)nr;
+	copy_stack(t, s);
+}
+
+/* th's stop is pending, and it sleeps uninterruptibly (state D), which no
+ * signal or ptrace request ends: shows it blocked (in its syscall, if any)
+ * without waiting for it. The first time since the interrupt, with its stack
+ * as /proc shows it, which the pending stop keeps from changing until the
+ * stop; after that, the same stack again. Returns true when it did, or tried
+ * to (a drop). */
+static bool show_blocked(struct fgt_tracee *t, struct thread *th)
+{
+	struct fgt_proc_syscall sc;
+	struct fgt_snapshot *s;
+	if (!th->blocked_shown && read_syscall(t, th, &sc) == 0 && !sc.running) {
+		if (!(s = get_sample_buffer(t, th))) {
+			t->stats.drops++;
+			t->round_short = true;
+			return true;
+		}
+		fill_from_proc(t, th, s, &sc, true);
+		th->blocked_shown = true;
+		th->sampled = true;
+	} else if (th->sampled && (s = fgt_queue_get(t->queue, 0))) {
+		s->kind = FGT_SNAP_BLOCKED;
+		s->tid = th->tid;
+		s->ts_ns = since_start(t, now_ns());
+		s->warmup = t->warming;
+	} else {
+		if (th->sampled) {
+			t->stats.drops++;
+			t->round_short = true;
+		}
+		return th->sampled;
+	}
 	hand_over_gap(th, s);
 	fgt_queue_push(t->queue, s, false);
 	t->stats.blocked++;
 	return true;
+}
+
+/* A thread whose stop is long overdue may be in uninterruptible sleep: shown
+ * blocked then (show_blocked). Returns true when it was, or a drop. */
+static bool push_blocked(struct fgt_tracee *t, struct thread *th)
+{
+	if (now_ns() - th->interrupt_ns < LATE_NS || sched_state(t, th) != 'D')
+		return false;
+	return show_blocked(t, th);
 }
 
 /* True when the thread sleeps in the call its last stop interrupted, made
@@ -1148,24 +1208,12 @@ size_t fgt_tracee_tick(struct fgt_tracee *t, bool warmup)
 	return t->n_todo;
 }
 
-/* Looks at the thread before stopping it. One asleep in a call that a stop
- * would fail with EINTR (epoll_wait and the like, see signal(7)) is sampled
- * without a stop: /proc gives its syscall, arguments, sp and pc, and its stack
- * holds still while it sleeps. A run count that moved since this tick's
- * decision read it (last_slices) means it woke, and the copy may be torn: it
- * is then stopped as usual. Returns true when it took the sample. */
-static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
+/* Whether a thread asleep in call sc, which a stop affects as effect, is
+ * sampled without one. */
+static bool needs_no_stop(const struct fgt_tracee *t, const struct thread *th,
+			  enum fgt_stop_effect effect, const struct fgt_proc_syscall *sc)
 {
-	struct fgt_proc_syscall sc;
-	uint64_t after;
-	th->asleep_in_call = true; /* until /proc says otherwise */
-	if (read_syscall(t, th, &sc) < 0)
-		return false;
-	if (sc.running || sc.nr < 0) {
-		th->asleep_in_call = false; /* any call it makes begins after now */
-		return false;
-	}
-	switch (fgt_syscall_stop_effect(sc.nr)) {
+	switch (effect) {
 	case FGT_STOP_RESTARTS:
 		return false;
 	case FGT_STOP_SOCKET:
@@ -1173,35 +1221,48 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 		 * A call begun since the previous decision can be made again
 		 * at the stop (can_remake), which also learns of the timeout;
 		 * a socket known to have one, or a call of unknown age, is
-		 * sampled as below. */
-		if (th->ran && (long)sc.args[0] != th->timeo_fd)
+		 * sampled without a stop. */
+		if (th->ran && (long)sc->args[0] != th->timeo_fd)
 			return false;
-		if (fgt_procfs_fd_is_socket(t->pid, (long)sc.args[0]) != 1)
-			return false;
-		break;
+		return fgt_procfs_fd_is_socket(t->pid, (long)sc->args[0]) == 1;
 	case FGT_STOP_EINTR:
-		break;
+		return true;
 	}
+	return false;
+}
+
+/* Looks at the thread before stopping it. One asleep in a call that a stop
+ * would fail with EINTR (epoll_wait and the like, see signal(7)) is sampled
+ * without a stop: /proc gives its syscall, arguments, sp and pc, and its stack
+ * holds still while it sleeps. So is one in uninterruptible sleep (a disk
+ * read, a page fault, a vfork parent): no stop reaches it until it wakes, and
+ * one pending then would hold it up just as it wakes. A run count that moved
+ * since this tick's decision read it (last_slices) means it woke, and the
+ * copy may be torn: it is then stopped as usual. Returns true when it took
+ * the sample. */
+static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
+{
+	struct fgt_proc_syscall sc;
+	uint64_t after;
+	th->asleep_in_call = true; /* until /proc says otherwise */
+	if (read_syscall(t, th, &sc) < 0)
+		return false;
+	/* Running, or asleep outside a call (in a page fault): any call it
+	 * makes begins after now. */
+	if (sc.running || sc.nr < 0)
+		th->asleep_in_call = false;
+	if (sc.running)
+		return false;
+	enum fgt_stop_effect effect =
+	    sc.nr < 0 ? FGT_STOP_RESTARTS : fgt_syscall_stop_effect(sc.nr);
+	bool blocked = effect != FGT_STOP_EINTR &&
+		       (sc.nr < 0 || fgt_syscall_may_block(sc.nr)) &&
+		       sched_state(t, th) == 'D';
+	if (!blocked && !needs_no_stop(t, th, effect, &sc))
+		return false;
 	struct fgt_snapshot *s = th->snap;
-	memset(&s->regs, 0, sizeof(s->regs));
-	s->regs.orig_rax = (unsigned long)sc.nr;
-	s->regs.rax = (unsigned long)-EINTR;
-	s->regs.rdi = sc.args[0];
-	s->regs.rsi = sc.args[1];
-	s->regs.rdx = sc.args[2];
-	s->regs.r10 = sc.args[3];
-	s->regs.r8 = sc.args[4];
-	s->regs.r9 = sc.args[5];
-	s->regs.rsp = sc.sp;
-	s->regs.rip = sc.pc;
-	s->kind = FGT_SNAP_SAMPLE;
-	s->tid = th->tid;
-	s->jobstop = false;
-	s->warmup = t->warming;
-	s->held_ns = 0;
+	fill_from_proc(t, th, s, &sc, blocked);
 	uint64_t now = now_ns();
-	s->ts_ns = since_start(t, now);
-	copy_stack(t, s);
 	if (read_slices(t, th, &after) < 0 || after != th->last_slices) {
 		th->asleep_in_call = false; /* it woke: a call now is a new one */
 		return false;
@@ -1212,7 +1273,10 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 	th->trusted = true;
 	if (!th->asleep_seen_ns)
 		th->asleep_seen_ns = now;
-	t->stats.unstopped++;
+	if (blocked)
+		t->stats.blocked++;
+	else
+		t->stats.unstopped++;
 	hand_over_gap(th, s);
 	fgt_queue_push(t->queue, s, false);
 	return true;
@@ -1222,8 +1286,7 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
  * CPU (state R), rather than sleeping uninterruptibly. */
 static bool waits_for_cpu(const struct fgt_tracee *t, const struct thread *th)
 {
-	struct fgt_proc_stat st;
-	return fgt_procfs_read_stat(t->pid, th->tid, &st) == 0 && st.state == 'R';
+	return sched_state(t, th) == 'R';
 }
 
 /* Samples th, or asks it to stop. Returns false, and does nothing, when no
@@ -1246,6 +1309,7 @@ static bool interrupt(struct fgt_tracee *t, struct thread *th)
 	th->interrupt_ns = now_ns();
 	th->ticks_waited = 0;
 	th->warm_interrupt = t->warming;
+	th->blocked_shown = false;
 	if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0) {
 		fgt_queue_put_back(t->queue, th->snap);
 		th->snap = NULL;

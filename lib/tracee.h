@@ -38,7 +38,8 @@ struct fgt_tracee_stats {
 	uint64_t eintr;	     /* ... that could not be made again (unknown timeout) */
 	uint64_t foreign;    /* clone()d processes (not threads) let go at birth */
 	uint64_t jobstopped; /* samples of threads in a job-control stop */
-	uint64_t blocked;    /* samples of threads in uninterruptible sleep */
+	uint64_t blocked;    /* samples of threads in uninterruptible sleep, taken
+			      * without a stop */
 	uint64_t drops;	     /* samples dropped: the worker was behind */
 	uint64_t late;	     /* ticks a thread spent frozen by a pending stop, which
 			      * then stands for them (fgt_snapshot.ticks) */

@@ -289,7 +289,8 @@ static int ensure_symbols(struct fgt_worker *w)
 /* ---- samples -------------------------------------------------------------- */
 
 static const struct fgt_func *state_of(struct fgt_worker *w, struct wthread *t,
-				       const struct user_regs_struct *regs, bool jobstop)
+				       const struct user_regs_struct *regs, bool jobstop,
+				       bool blocked)
 {
 	char name[64];
 	long nr = (long)regs->orig_rax;
@@ -299,7 +300,10 @@ static const struct fgt_func *state_of(struct fgt_worker *w, struct wthread *t,
 		nr = t->syscall;
 	else if (nr >= 0)
 		t->syscall = nr;
-	fgt_state_name(nr, jobstop, name, sizeof(name));
+	if (blocked)
+		fgt_state_blocked_name(nr, name, sizeof(name));
+	else
+		fgt_state_name(nr, jobstop, name, sizeof(name));
 	if (jobstop || nr < 0 || fgt_waiton_kind(nr) == FGT_WAIT_NONE)
 		return fgt_symbolizer_pseudo(w->sym, FGT_FUNC_STATE, name);
 	if (t->wait_state && t->wait_nr == nr && t->wait_arg == regs->rdi)
@@ -432,7 +436,7 @@ static void on_sample(struct fgt_worker *w, struct wthread *t,
 	if (truncated)
 		w->stats.truncated++;
 	t->has_stack = true;
-	const struct fgt_func *state = state_of(w, t, &s->regs, s->jobstop);
+	const struct fgt_func *state = state_of(w, t, &s->regs, s->jobstop, s->blocked);
 	if (s->warmup) {
 		/* Named and cached; its stack stands for the thread until it
 		 * runs, but the timeline starts at the first tick. */

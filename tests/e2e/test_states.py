@@ -4,9 +4,9 @@ import os
 import subprocess
 
 import tefcheck
-from lib import (FGTRACE, fgtrace_meta, tracer_pid, wait_for, load_trace, read_truth, run_fgtrace, spans,
-                 read_line, start_fgtrace, start_target, target, thread_names, tmpdir,
-                 trace_so_far)
+from lib import (FGTRACE, figure, fgtrace_meta, tracer_pid, wait_for, load_trace, read_folded,
+                 read_truth, run_fgtrace, spans, read_line, start_fgtrace,
+                 start_target, stop_target, target, thread_names, tmpdir, trace_so_far)
 
 EXPECTED = {
     "busy_phase": ("running",),
@@ -86,6 +86,71 @@ def test_futex_wait_names_the_address():
     events, _ = capture(["--", target("phases"), "150"])
     futex = [e for e in events if e.get("ph") == "B" and e.get("name") == "sys_futex"]
     assert futex and all(e["args"]["futex"].startswith("0x") for e in futex), futex[:2]
+
+
+def capture_vforker(hold_ms, n=8):
+    """A 1 s capture at 99 Hz, by attaching, of the vforker target: n threads
+    that wait for their vfork child (state D) and one busy thread. Returns
+    the folded samples (thread name first) and the metadata."""
+    p = start_target("vforker", [n, hold_ms])
+    try:
+        d = tmpdir()
+        rc, _, err = run_fgtrace(["-q", "-F", "99", "-d", "1s", "-p", p.pid,
+                                  "-o", d / "v.json", "-o", d / "v.folded", "--per-thread"])
+        assert rc == 0, f"fgtrace exited {rc}: {err}"
+        tefcheck.check(d / "v.json")
+        meta = fgtrace_meta(load_trace(d / "v.json"))
+        folded = read_folded(d / "v.folded")
+    finally:
+        status = stop_target(p)
+    said = p.stdout.read().strip()
+    assert status == 0 and said.endswith("failures 0"), \
+        f"vforker exited {status}: {said!r}"
+    for k in range(n):
+        in_vfork = sum(c for st, c in folded.items()
+                       if st.startswith(f"vfork-{k};sys_vfork;"))
+        assert in_vfork >= 0.9 * meta["ticks"], \
+            (f"vfork-{k}: {in_vfork} samples in sys_vfork of {meta['ticks']} ticks; "
+             f"its stacks: {[(st, c) for st, c in folded.items() if st.startswith(f'vfork-{k};')]}")
+    busy = sum(c for st, c in folded.items() if st.startswith("busy;running;"))
+    assert busy >= 0.9 * meta["ticks"], f"busy: {busy} samples of {meta['ticks']} ticks"
+    return folded, meta
+
+
+def long_stops(meta):
+    """Stops that held their thread 16 ms or more, by the histogram."""
+    return sum(n for k, n in meta["stop_held_us_histogram"].items()
+               if k.startswith(">=") or (k[0].isdigit() and int(k.split("-")[0]) >= 16384))
+
+
+def test_threads_in_uninterruptible_sleep_are_sampled_where_they_sleep():
+    # Threads that were in state D before the attach and stay there: no
+    # stop reaches them, so they are sampled from /proc, in sys_vfork, at
+    # every tick, and the warm-up does not wait for them to wake.
+    n = 8
+    _, meta = capture_vforker(0, n)
+    figure(f"{n} threads in D: {meta['blocked_samples']} samples taken blocked, "
+           f"warm-up {meta['warmup_ns'] / 1e6:.0f} ms, {meta['stops']} stops, the "
+           f"longest {meta['stop_held_ns_max'] / 1e3:.0f} us")
+    assert meta["blocked_samples"] >= n, meta["blocked_samples"]
+    assert meta["warmup_ns"] < 1_500_000_000, \
+        f"the warm-up took {meta['warmup_ns'] / 1e6:.0f} ms: it waited for threads in D"
+    assert meta["ticks_late"] <= 2, meta["ticks_late"]
+
+
+def test_threads_going_in_and_out_of_uninterruptible_sleep_are_not_held():
+    # Each vfork parent sleeps in D for 250 ms at a time, then runs. A stop
+    # asked for while it sleeps would hold it until it wakes (and count that
+    # sleep as held), and hold back the stops of the other threads meanwhile.
+    n = 8
+    _, meta = capture_vforker(250, n)
+    slow = long_stops(meta)
+    figure(f"{n} threads in and out of D: {meta['blocked_samples']} samples taken "
+           f"blocked, {meta['stops']} stops, {slow} held 16 ms or more, the longest "
+           f"{meta['stop_held_ns_max'] / 1e3:.0f} us")
+    assert slow <= max(2, meta["stops"] // 50), \
+        f"{slow} of {meta['stops']} stops held 16 ms or more"
+    assert meta["ticks_late"] <= 2, meta["ticks_late"]
 
 
 def stacks_at_begin(events):

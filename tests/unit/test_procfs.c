@@ -617,9 +617,13 @@ static void probe_wait_blocked(const struct probe *p)
 {
 	for (int i = 0; i < 5000; i++) {
 		struct fgt_proc_stat st;
-		long nr = -2;
+		struct fgt_proc_syscall sc = {.nr = -2};
+		int fd = fgt_procfs_open_syscall(getpid(), p->tid);
+		assert_true(fd >= 0);
+		int rc = fgt_procfs_pread_syscall(fd, &sc);
+		close(fd);
 		if (fgt_procfs_read_stat(getpid(), p->tid, &st) == 0 && st.state == 'S' &&
-		    fgt_procfs_read_syscall(getpid(), p->tid, &nr) == 0 && nr == SYS_read)
+		    rc == 0 && !sc.running && sc.nr == SYS_read)
 			return;
 		sleep_ms(1);
 	}

@@ -1,6 +1,7 @@
 /* Unit tests for how a stop treats a thread asleep in each syscall
- * (lib/state.c): which calls a stop fails with EINTR, and where they keep
- * their timeout. The numbers are x86-64's, from the kernel headers. */
+ * (lib/state.c): which calls a stop fails with EINTR, where they keep their
+ * timeout, and which may sleep uninterruptibly. The numbers are x86-64's, from the kernel
+ * headers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,12 +64,31 @@ static void test_socket_calls(void **state)
 	}
 }
 
+static void test_calls_that_may_block(void **state)
+{
+	(void)state;
+	/* Only interruptible sleeps: no state D to look for. */
+	const long never[] = {SYS_futex, SYS_nanosleep,	    SYS_clock_nanosleep,
+			      SYS_wait4, SYS_waitid,	    SYS_poll,
+			      SYS_ppoll, SYS_select,	    SYS_pselect6,
+			      SYS_pause, SYS_rt_sigsuspend, SYS_restart_syscall};
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		assert_false(fgt_syscall_may_block(never[i]));
+	/* A disk read, vfork, an open on a slow file system; and a number
+	 * without a name, which may be anything. */
+	const long may[] = {SYS_read,	SYS_pread64, SYS_vfork,
+			    SYS_openat, SYS_fsync,   100000};
+	for (size_t i = 0; i < sizeof(may) / sizeof(may[0]); i++)
+		assert_true(fgt_syscall_may_block(may[i]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_restarting_calls),
 	    cmocka_unit_test(test_calls_a_stop_fails),
 	    cmocka_unit_test(test_socket_calls),
+	    cmocka_unit_test(test_calls_that_may_block),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
