@@ -59,23 +59,31 @@ if [ -x build/targets/churn ]; then
 	capture capture-launch-churn $B/fgtrace -q -F 999 -o "$tmp/c.json.gz" \
 		-- build/targets/churn 500
 fi
-if [ -x build/targets/spinner ]; then
-	fifo="$tmp/in"
+# Attach mode: a 1 s capture at 999 Hz of a target started with its
+# arguments, which prints "ready" once set up and exits at "q".
+attach() {
+	name=$1
+	shift
+	fifo="$tmp/in-$name"
 	mkfifo "$fifo"
-	build/targets/spinner 4 <"$fifo" >"$tmp/ready" &
+	"$@" <"$fifo" >"$tmp/ready-$name" &
 	spid=$!
 	exec 9>"$fifo"
-	# Handshake: the target prints "ready" once its threads run.
+	# Handshake: wait for the target's "ready" line.
 	i=0
-	while ! grep -q ready "$tmp/ready" 2>/dev/null && [ $i -lt 1000 ]; do
+	while ! grep -q ready "$tmp/ready-$name" 2>/dev/null && [ $i -lt 1000 ]; do
 		i=$((i + 1))
 		sleep 0.01
 	done
-	capture capture-attach-spinner $B/fgtrace -q -F 999 -d 1s -p $spid -o "$tmp/s.json"
+	capture "$name" $B/fgtrace -q -F 999 -d 1s -p $spid -o "$tmp/$name.json"
 	echo q >&9
 	exec 9>&-
-	wait $spid
-fi
+	wait $spid || fail "$name" "the target exited $?"
+}
+# Threads that spin and sleep; threads in uninterruptible sleep (vfork
+# parents), sampled from /proc.
+[ -x build/targets/spinner ] && attach capture-attach-spinner build/targets/spinner 4
+[ -x build/targets/vforker ] && attach capture-attach-vforker build/targets/vforker 8 100
 
 # Code whose call frame information is only in .debug_frame: a C program
 # (compressed section) and a Go program (lib/debugframe.c).
