@@ -494,14 +494,18 @@ static int run_loop(struct fgt_session *s, fgt_progress_fn progress, void *ctx)
 			report_progress(s, progress, ctx);
 			next_progress += NS;
 		}
-		uint64_t wake = end < next_progress ? end : next_progress;
+		/* Without progress reports, next_progress stays in the past, and
+		 * must not make the wait a whole second long. */
+		uint64_t wake = end;
+		if (progress && next_progress < wake)
+			wake = next_progress;
 		uint64_t due = fgt_tracee_pump_due_ns(s->tracee);
 		bool held = held_for_worker(s, now);
 		if (warming || held)
 			due = now + NS / 1000; /* look again in a millisecond */
 		if (due < wake)
-			wake = due > now ? due : now;
-		uint64_t left = wake - now < NS ? wake - now : NS;
+			wake = due;
+		uint64_t left = wake <= now ? 0 : wake - now < NS ? wake - now : NS;
 		struct timespec timeout = {(time_t)(left / NS), (long)(left % NS)};
 		if (ppoll(fds, 2, &timeout, NULL) < 0 && errno != EINTR) {
 			rc = -errno;

@@ -5,8 +5,12 @@ waits through: each thread is counted once per tick, late or not. And an
 attach starts its clock only after a first round, so no tick is lost to the
 worker loading symbols. A worker that falls behind costs samples, never the
 target's time, and the samples lost leave a gap on the timeline."""
+import http.server
 import os
 import signal
+import subprocess
+import threading
+import time
 
 import tefcheck
 from lib import (PTRACE_DETACH, PTRACE_INTERRUPT, PTRACE_SEIZE, fgtrace_meta, figure,
@@ -69,6 +73,62 @@ def test_launch_has_no_warm_up():
                               str(target("exitcode")), "0"], timeout=60)
     assert rc == 0, f"fgtrace exited {rc}: {err}"
     assert fgtrace_meta(load_trace(d / "t.json"))["warmup_ns"] == 0
+
+
+class SlowDebuginfod:
+    """An HTTP server on 127.0.0.1 that answers every request 404 after
+    delay seconds: a slow debuginfod with nothing to give. libdw's client
+    waits for it when the worker first names a module without debug
+    information."""
+
+    def __init__(self, delay):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep(delay)
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_warm_up_ends_when_the_worker_is_done():
+    # The worker waits for a slow debuginfod when it names a stripped copy
+    # of spinner, so the warm-up runs past the session's first second. The
+    # tracer looks every millisecond for the worker to be done; without a
+    # progress line (-q, or no terminal) it once slept a whole second there.
+    delay = 1.2
+    d = tmpdir()
+    exe = d / "spinner"
+    p = subprocess.run(["objcopy", "--strip-all", target("spinner"), exe],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, f"objcopy failed: {p.stderr}"
+    server = SlowDebuginfod(delay)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DEBUGINFOD_") and "proxy" not in k.lower()}
+    env.update(DEBUGINFOD_URLS=server.url, DEBUGINFOD_CACHE_PATH=str(d / "cache"),
+               DEBUGINFOD_TIMEOUT="10")
+    spin = start_target(str(exe), [4])  # an absolute path: the stripped copy
+    try:
+        rc, _, err = run_fgtrace(["-q", "-F", "99", "-d", "500ms", "-p", spin.pid,
+                                  "-o", d / "t.json"], env=env, timeout=60)
+        assert rc == 0, f"fgtrace exited {rc}: {err}"
+    finally:
+        assert stop_target(spin) == 0
+        server.close()
+    warmup = fgtrace_meta(load_trace(d / "t.json"))["warmup_ns"] / 1e9
+    figure(f"warm-up behind a debuginfod that answers in {delay} s: {warmup:.2f} s")
+    assert warmup >= delay, f"the warm-up, {warmup:.2f} s, did not wait for the worker"
+    assert warmup < delay + 0.6, \
+        f"the warm-up took {warmup:.2f} s: {warmup - delay:.2f} s after the worker's wait"
 
 
 FUTEX = 202
