@@ -122,7 +122,7 @@ struct thread {
 	bool inflight;		   /* counts against MAX_INFLIGHT */
 	bool woken;		   /* counts against MAX_WOKEN */
 	bool blocked_shown;	   /* sampled from /proc since the interrupt: it
-				    * sleeps uninterruptibly (show_blocked) */
+				    * sleeps uninterruptibly (push_blocked) */
 	uint64_t interrupt_ns;	   /* when PTRACE_INTERRUPT was sent */
 	uint32_t ticks_waited;	   /* ticks that passed while its stop was pending */
 	bool warm_interrupt;	   /* the pending stop is of the warm-up round */
@@ -1014,16 +1014,18 @@ static void fill_from_proc(struct fgt_tracee *t, struct thread *th,
 	copy_stack(t, s);
 }
 
-/* th's stop is pending, and it sleeps uninterruptibly (state D), which no
- * signal or ptrace request ends: shows it blocked (in its syscall, if any)
- * without waiting for it. The first time since the interrupt, with its stack
- * as /proc shows it, which the pending stop keeps from changing until the
- * stop; after that, the same stack again. Returns true when it did, or tried
- * to (a drop). */
-static bool show_blocked(struct fgt_tracee *t, struct thread *th)
+/* A thread whose stop is long overdue may be in uninterruptible sleep (state
+ * D), which no signal or ptrace request ends: shows it blocked (in its
+ * syscall, if any) without waiting for it. The first time since the
+ * interrupt, with its stack as /proc shows it, which the pending stop keeps
+ * from changing until the stop; after that, the same stack again. Returns
+ * true when it did, or tried to (a drop). */
+static bool push_blocked(struct fgt_tracee *t, struct thread *th)
 {
 	struct fgt_proc_syscall sc;
 	struct fgt_snapshot *s;
+	if (now_ns() - th->interrupt_ns < LATE_NS || sched_state(t, th) != 'D')
+		return false;
 	if (!th->blocked_shown && read_syscall(t, th, &sc) == 0 && !sc.running) {
 		if (!(s = get_sample_buffer(t, th))) {
 			t->stats.drops++;
@@ -1049,15 +1051,6 @@ static bool show_blocked(struct fgt_tracee *t, struct thread *th)
 	fgt_queue_push(t->queue, s, false);
 	t->stats.blocked++;
 	return true;
-}
-
-/* A thread whose stop is long overdue may be in uninterruptible sleep: shown
- * blocked then (show_blocked). Returns true when it was, or a drop. */
-static bool push_blocked(struct fgt_tracee *t, struct thread *th)
-{
-	if (now_ns() - th->interrupt_ns < LATE_NS || sched_state(t, th) != 'D')
-		return false;
-	return show_blocked(t, th);
 }
 
 /* True when the thread sleeps in the call its last stop interrupted, made
