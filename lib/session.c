@@ -632,10 +632,11 @@ static void metadata_json(struct fgt_session *s, struct fgt_strbuf *b)
 	    ",\"stacks_truncated\":%" PRIu64 ",\"timeline_gaps\":%" PRIu64
 	    ",\"unwind_ns\":%" PRIu64 ",\"unwind_remote_reads\":%" PRIu64
 	    ",\"unwind_page_hits\":%" PRIu64 ",\"unwind_memo_hits\":%" PRIu64
-	    ",\"unwind_memo_frames\":%" PRIu64 ",\"symbol_lookups\":%" PRIu64
-	    ",\"symbol_cache_hits\":%" PRIu64 ",\"symbol_ns\":%" PRIu64,
+	    ",\"unwind_memo_frames\":%" PRIu64 ",\"unwind_fp_found\":%" PRIu64
+	    ",\"symbol_lookups\":%" PRIu64 ",\"symbol_cache_hits\":%" PRIu64
+	    ",\"symbol_ns\":%" PRIu64,
 	    ts->copied_bytes, ws->unwound, ws->truncated, ws->gaps, ws->unwind_ns,
-	    ws->remote_reads, ws->page_hits, ws->memo_hits, ws->memo_frames,
+	    ws->remote_reads, ws->page_hits, ws->memo_hits, ws->memo_frames, ws->fp_found,
 	    ws->symbol_lookups, ws->symbol_hits, ws->symbol_ns);
 #ifdef FGT_UNWIND_VERIFY
 	fgt_strbuf_printf(

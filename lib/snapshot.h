@@ -45,6 +45,11 @@ struct fgt_snapshot {
 	bool jobstop;	/* taken at a job-control stop */
 	bool blocked;	/* SAMPLE: taken from /proc, without a stop, while the
 			 * thread slept uninterruptibly (state D) */
+	/* SAMPLE: taken from /proc without a stop (asleep in a call, or in
+	 * state D): only pc, sp and the call's arguments are known, and the
+	 * other registers read 0. rbp among them: code that keeps its frame
+	 * there is unwound with one found on the stack (unwind.c). */
+	bool regs_partial;
 	bool warmup;	/* of the warm-up round: load symbols, show nothing */
 	/* SAMPLE, REUSED, JOBSTOP, BLOCKED, GAP: the thread ran, and then lost its
 	 * samples of two ticks or more (a drop, a round cut short), the first

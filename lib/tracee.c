@@ -868,6 +868,7 @@ static struct fgt_snapshot *take_sample(struct fgt_tracee *t, struct thread *th,
 	s->tid = th->tid;
 	s->jobstop = stopped;
 	s->blocked = false;
+	s->regs_partial = false;
 	th->seen_ns = now_ns();
 	/* From PTRACE_INTERRUPT on, the thread runs no user code until its
 	 * stop: a running one is kicked into the kernel at once, and one that
@@ -1008,6 +1009,7 @@ static void fill_from_proc(struct fgt_tracee *t, struct thread *th,
 	s->tid = th->tid;
 	s->jobstop = false;
 	s->blocked = blocked;
+	s->regs_partial = true;
 	s->warmup = t->warming;
 	s->held_ns = 0;
 	s->ts_ns = since_start(t, now_ns());

@@ -4,6 +4,7 @@
 #include "hashmap.h"
 #include "procfs.h"
 #include "unwmemo.h"
+#include "x86call.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -71,6 +72,9 @@ struct fgt_unwinder {
 	struct fgt_memo_table memos;
 	struct fgt_memo_log log;    /* what this unwind read */
 	struct fgt_memo_frame *rec; /* this unwind's frames, FGT_MAX_FRAMES + 1 */
+	struct fgt_frame_pc *alt;   /* another unwind's frames, FGT_MAX_FRAMES + 1 */
+	bool step_failed;	    /* this unwind ended on a step that failed */
+	uint64_t last_sp;	    /* ... the sp of the frame it failed to leave */
 	uint32_t frame;		    /* the frame being stepped out of */
 	bool quiet;		    /* reads for our records: not the unwinder's */
 	struct fgt_unwind_stats stats;
@@ -517,6 +521,7 @@ int fgt_unwinder_new(pid_t pid, fgt_is_code_fn is_code, void *ctx,
 		return -ENOMEM;
 	u->pages = calloc(PAGE_CACHE, sizeof(*u->pages));
 	u->rec = calloc(FGT_MAX_FRAMES + 1, sizeof(*u->rec));
+	u->alt = calloc(FGT_MAX_FRAMES + 1, sizeof(*u->alt));
 	u->pid = u->via = pid;
 	fgt_hashmap_init(&u->no_info);
 	u->is_code = is_code;
@@ -524,7 +529,7 @@ int fgt_unwinder_new(pid_t pid, fgt_is_code_fn is_code, void *ctx,
 	u->tables_stale = true;
 	u->as = unw_create_addr_space(&accessors, 0);
 	u->upt = _UPT_create(pid);
-	if (!u->pages || !u->rec || !u->as || !u->upt) {
+	if (!u->pages || !u->rec || !u->alt || !u->as || !u->upt) {
 		fgt_unwinder_free(u);
 		return -ENOMEM;
 	}
@@ -548,6 +553,7 @@ void fgt_unwinder_free(struct fgt_unwinder *u)
 		_UPT_destroy(u->upt);
 	free(u->pages);
 	free(u->rec);
+	free(u->alt);
 	fgt_memo_free(&u->memos);
 	fgt_memo_log_free(&u->log);
 	fgt_hashmap_free(&u->no_info);
@@ -781,6 +787,7 @@ static size_t unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 	u->snap = s;
 	u->highest = s->stack_addr;
 	u->frame = 0;
+	u->step_failed = false;
 	*truncated = false;
 	frames[n].pc = s->regs.rip;
 	frames[n].exact = true;
@@ -827,6 +834,8 @@ static size_t unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 			break; /* the outermost frame */
 		if (rc < 0 || n == max) {
 			limit = rc > 0;
+			u->step_failed = rc < 0;
+			u->last_sp = prev_sp;
 			*truncated = true;
 			break;
 		}
@@ -892,6 +901,81 @@ out:
 	return n;
 }
 
+static bool same_frames(const struct fgt_frame_pc *a, const struct fgt_frame_pc *b,
+			size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].pc != b[i].pc || a[i].exact != b[i].exact)
+			return false;
+	return true;
+}
+
+/* Whether ra, a known code address, follows a call instruction. */
+static bool follows_call(struct fgt_unwinder *u, uint64_t ra)
+{
+	unw_word_t w[2];
+	if (ra < sizeof(w) || read_code(u, ra - 16, &w[0]) < 0 ||
+	    read_code(u, ra - 8, &w[1]) < 0)
+		return false;
+	uint8_t b[sizeof(w)];
+	memcpy(b, w, sizeof(b));
+	return fgt_x86_ends_with_call(b, sizeof(b));
+}
+
+/* How far above the frame it failed to leave the search for a frame pointer
+ * looks, and how many candidates it unwinds with at most. */
+#define FP_SEARCH_BYTES 8192
+#define FP_TRIES	4
+
+/* A sample taken from /proc (regs_partial) has rbp 0, so its unwind fails
+ * at the first frame whose CFI finds the frame through rbp: code built with
+ * frame pointers (-fno-omit-frame-pointer, the default of some distributions
+ * for all their packages), as the sleeping call's C library wrapper or any
+ * caller up to the first frame that saved rbp. rbp is unchanged up to that
+ * frame, and points into it: at the caller's saved rbp, which the return
+ * address follows. So each word above the failed frame's sp that holds a
+ * return address (a known code address just after a call) gives a
+ * candidate, the lowest first; each is unwound with, without the memo, and
+ * the first that reaches the outermost frame is taken, else the one that
+ * goes furthest. frames[0..n) is the failed unwind; returns the new count. */
+static size_t find_frame_pointer(struct fgt_unwinder *u, const struct fgt_snapshot *s,
+				 struct fgt_frame_pc *frames, size_t n, size_t max,
+				 bool *truncated, size_t *used)
+{
+	uint64_t from = (u->last_sp + 7) & ~7ull;
+	uint64_t end = s->stack_addr + s->stack_len;
+	if (from < s->stack_addr || from >= end)
+		return n;
+	if (end - from > FP_SEARCH_BYTES)
+		end = from + FP_SEARCH_BYTES;
+	struct fgt_snapshot t = *s;
+	size_t best = n;
+	int tries = 0;
+	for (uint64_t at = from; at + 16 <= end && tries < FP_TRIES; at += 8) {
+		uint64_t ra;
+		memcpy(&ra, s->stack + (at + 8 - s->stack_addr), sizeof(ra));
+		if (!is_known_pc(u, ra) || !follows_call(u, ra))
+			continue;
+		tries++;
+		t.regs.rbp = at;
+		bool cut;
+		size_t m = unwind(u, &t, u->alt, max, &cut, false);
+		/* Only frames that rbp found differ: the ones before are the
+		 * failed unwind's. */
+		if (m <= best || !same_frames(u->alt, frames, n))
+			continue;
+		memcpy(frames, u->alt, m * sizeof(*frames));
+		best = m;
+		*truncated = cut;
+		*used = u->highest - s->stack_addr;
+		if (!cut)
+			break;
+	}
+	if (best > n)
+		u->stats.fp_found++;
+	return best;
+}
+
 size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 		  struct fgt_frame_pc *frames, size_t max, bool *truncated, size_t *used)
 {
@@ -905,18 +989,22 @@ size_t fgt_unwind(struct fgt_unwinder *u, const struct fgt_snapshot *s,
 		bool cut;
 		size_t m = unwind(u, s, full, max, &cut, false);
 		u->stats.memo_checked++;
-		bool same = m == n && cut == *truncated;
-		for (size_t i = 0; same && i < n; i++)
-			same = full[i].pc == frames[i].pc &&
-			       full[i].exact == frames[i].exact;
-		if (!same)
+		if (m != n || cut != *truncated || !same_frames(full, frames, n))
 			u->stats.memo_mismatches++;
 		if (u->highest - s->stack_addr != *used)
 			u->stats.memo_mismatches++; /* read more than it said */
 	}
-#else
-	(void)hits;
 #endif
+	if (*truncated && s->regs_partial) {
+		/* A memo's truncated tail does not say where the steps failed:
+		 * unwind without it to find out. */
+		if (!u->step_failed && u->stats.memo_hits != hits) {
+			n = unwind(u, s, frames, max, truncated, false);
+			*used = u->highest - s->stack_addr;
+		}
+		if (u->step_failed)
+			n = find_frame_pointer(u, s, frames, n, max, truncated, used);
+	}
 	return n;
 }
 

@@ -77,6 +77,8 @@ struct fgt_unwind_stats {
 	uint64_t memo_frames;  /* frames taken from memos */
 	uint64_t memo_checked; /* FGT_UNWIND_VERIFY builds: memo unwinds redone */
 	uint64_t memo_mismatches; /* ... that did not match the full unwind */
+	uint64_t fp_found;	  /* unwinds of a sample with no frame pointer that went
+				   * further with one found on its stack */
 };
 void fgt_unwinder_get_stats(const struct fgt_unwinder *u, struct fgt_unwind_stats *st);
 

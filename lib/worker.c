@@ -650,6 +650,7 @@ void fgt_worker_get_stats(struct fgt_worker *w, struct fgt_worker_stats *st)
 		st->page_hits = us.page_hits;
 		st->memo_hits = us.memo_hits;
 		st->memo_frames = us.memo_frames;
+		st->fp_found = us.fp_found;
 		st->memo_checked = us.memo_checked;
 		st->memo_mismatches = us.memo_mismatches;
 	}

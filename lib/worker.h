@@ -36,6 +36,7 @@ struct fgt_worker_stats {
 	uint64_t page_hits;    /* code-memory reads served from the page cache */
 	uint64_t memo_hits;    /* unwinds that took their upper frames from a memo */
 	uint64_t memo_frames;  /* frames so taken */
+	uint64_t fp_found;     /* unwinds that found a frame pointer (unwind.h) */
 	uint64_t memo_checked; /* test builds: those unwound again */
 	uint64_t memo_mismatches; /* ... and found different */
 	uint64_t symbol_lookups;  /* pc lookups */

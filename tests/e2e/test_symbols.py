@@ -6,7 +6,8 @@ code in unusual places (a deleted binary, a path that exists only in the
 target's mount namespace, JIT code named by a perf map), a library dlopened
 during the capture, frames with no symbol, code whose call frame information
 is only in .debug_frame (C, and a Go program), glibc's clone, whose system
-call no CFI covers, and what symbolization costs.
+call no CFI covers, code built with frame pointers in threads sampled without
+a stop, and what symbolization costs.
 
 The C++ program and the library (tests/targets/cxx/) are built by the tests
 into their temporary directories, since each build variant is part of the
@@ -941,7 +942,63 @@ def test_thread_creation_unwinds_through_clone():
     assert parents > 0, f"no sample of the parent in clone under main: {at_clone}"
 
 
-# ---- 9. what symbolization costs ---------------------------------------------
+# ---- 9. frame-pointer code, sampled without a stop ----------------------------
+
+FPWAIT_SRC = ROOT / "tests" / "targets" / "cfi" / "fpwait.c"
+# Each thread's frames, from start_thread down to the call it sleeps in.
+FP_CHAINS = {
+    "fp-libc": ["start_thread", "run", "fp_outer_libc", "fp_inner_libc", "epoll_wait"],
+    "fp-wrap": ["start_thread", "run", "fp_outer_wrap", "fp_inner_wrap", "fp_epoll_wait"],
+    "fp-big": ["start_thread", "run", "fp_outer_big", "fp_inner_big", "epoll_wait"],
+}
+
+
+def in_order(chain, frames):
+    """Whether frames holds each of chain, in that order (root first)."""
+    it = iter(frames)
+    return all(f in it for f in chain)
+
+
+def test_threads_sampled_from_proc_unwind_through_frame_pointer_code():
+    # A thread asleep in epoll_wait is sampled from /proc, without a stop,
+    # and /proc gives no rbp. Built with frame pointers, as some
+    # distributions build every package, each caller finds its frame
+    # through rbp, and in fp-wrap so does the wrapper the thread sleeps in:
+    # without rbp, the stack ended at the first of them, [truncated]. The
+    # frame pointer is found on the copied stack; fp-big's frame holds 6 KiB
+    # of code pointers below it that no call precedes.
+    d = tmpdir()
+    exe = d / "fpwait"
+    run_tool(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-o", exe,
+              FPWAIT_SRC], "build the program")
+    folded = d / "fp.folded"
+    with Program([exe]) as prog:
+        events = capture(d, "fp.json", ["-p", prog.pid, "-d", "1s", "--per-thread",
+                                        "-o", folded])
+        prog.stop()
+    meta = fgtrace_meta(events)
+    stacks_of = {name: {} for name in FP_CHAINS}
+    for stack, n in read_folded(folded).items():
+        frames = stack.split(";")
+        if frames[0] in stacks_of:
+            stacks_of[frames[0]][stack] = n
+    for name, chain in FP_CHAINS.items():
+        total = sum(stacks_of[name].values())
+        bad = {st: n for st, n in stacks_of[name].items()
+               if "[truncated]" in st.split(";") or not in_order(chain, st.split(";"))}
+        figure(f"{name}: {total - sum(bad.values())} of {total} samples under "
+               f"{' > '.join(chain)}")
+        assert total >= 90, f"{name}: {total} samples in a 1 s capture at 99 Hz"
+        assert not bad, f"{name}: stacks without all of {chain}: {bad}"
+    # The threads wake every 2 ms: most of their samples are taken from /proc.
+    found, without = meta["unwind_fp_found"], meta["samples_without_stop"]
+    figure(f"samples taken without a stop: {without}; unwound with a frame pointer "
+           f"found on the stack: {found}")
+    assert found >= 150, (f"only {found} unwinds found a frame pointer, of "
+                          f"{without} samples taken without a stop")
+
+
+# ---- 10. what symbolization costs --------------------------------------------
 
 def test_symbolization_cost():
     d = tmpdir()
