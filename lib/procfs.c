@@ -482,18 +482,6 @@ int fgt_procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n)
 	return rc;
 }
 
-int fgt_procfs_fd_is_socket(pid_t pid, long fd)
-{
-	char path[64], link[16];
-	if (fd < 0 || fd > INT_MAX)
-		return -EBADF;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", pid, fd);
-	ssize_t n = readlink(path, link, sizeof(link));
-	if (n < 0)
-		return -errno;
-	return n > 7 && memcmp(link, "socket:", 7) == 0;
-}
-
 int fgt_procfs_read_comm(pid_t pid, pid_t tid, char *buf, size_t cap)
 {
 	if (cap == 0)

@@ -98,11 +98,6 @@ int fgt_procfs_pread_syscall(int fd, struct fgt_proc_syscall *sc);
  * process is gone (or has no threads left), -ENOMEM, or -errno. */
 int fgt_procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n);
 
-/* Whether file descriptor fd of process pid is a socket (its /proc/PID/fd
- * link reads "socket:[INODE]"). Returns 1, 0, or -errno (-ENOENT when it is
- * not open). */
-int fgt_procfs_fd_is_socket(pid_t pid, long fd);
-
 /* /proc/PID/task/TID/comm (tid 0: /proc/PID/comm) into buf (cap bytes, NUL-
  * terminated, cut to fit), raw bytes without the trailing newline. Returns 0,
  * -EINVAL when cap is 0, or -errno. */

@@ -160,8 +160,11 @@ struct fgt_tracee {
 	bool sampling;	 /* false until a launched command has exec'd */
 	int exec_err_fd; /* read end of the child's exec-error pipe, or -1 */
 	struct fgt_tidmap threads;
-	pid_t *todo; /* threads still to stop in this round */
-	size_t n_todo, todo_pos, todo_cap;
+	/* Threads still to sample in this round: todo[todo_pos..look_pos) were
+	 * looked at and wait for their stop, todo[look_pos..n_todo) are still
+	 * to be looked at (look_round). */
+	pid_t *todo;
+	size_t n_todo, todo_pos, look_pos, todo_cap;
 	size_t n_inflight;
 	size_t n_woken;	       /* pending stops of threads we woke (MAX_WOKEN) */
 	bool round_short;      /* a thread of this round got no sample (a drop) */
@@ -942,10 +945,11 @@ static void finish_sample(struct fgt_tracee *t, struct thread *th, struct fgt_sn
 	th->stopped_blocked = interrupted_blocking_call(&s->regs);
 	if (th->stopped_blocked)
 		call_to_restart(&s->regs, &th->stop_call);
-	/* The warm-up round stops every thread, most of them asleep: those
-	 * go back to sleep, and get their watch now, outside the ticks, which
-	 * would otherwise read each count until the per-tick budget has
-	 * opened them all (a third of a second for 1,500 threads at 99 Hz). */
+	/* One the warm-up round stopped in a call goes back to sleep: it gets
+	 * its watch now, as the round's sleepers do (sample_asleep), outside
+	 * the ticks, which would otherwise read each count until the per-tick
+	 * budget has opened them all (a third of a second for 1,500 threads
+	 * at 99 Hz). */
 	if (s->warmup && th->stopped_blocked && can_watch(t, th))
 		open_watch(t, th);
 	t->stats.stops++;
@@ -1162,7 +1166,7 @@ size_t fgt_tracee_tick(struct fgt_tracee *t, bool warmup)
 	t->watch_opens_left = opens < WATCH_OPENS_MIN	? WATCH_OPENS_MIN
 			      : opens > WATCH_OPENS_MAX ? WATCH_OPENS_MAX
 							: (unsigned)opens;
-	t->n_todo = t->todo_pos = 0;
+	t->n_todo = t->todo_pos = t->look_pos = 0;
 	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
 		switch (th->state) {
 		case TH_GROUPSTOP:
@@ -1203,38 +1207,17 @@ size_t fgt_tracee_tick(struct fgt_tracee *t, bool warmup)
 	return t->n_todo;
 }
 
-/* Whether a thread asleep in call sc, which a stop affects as effect, is
- * sampled without one. */
-static bool needs_no_stop(const struct fgt_tracee *t, const struct thread *th,
-			  enum fgt_stop_effect effect, const struct fgt_proc_syscall *sc)
-{
-	switch (effect) {
-	case FGT_STOP_RESTARTS:
-		return false;
-	case FGT_STOP_SOCKET:
-		/* EINTR only under a socket timeout, which /proc does not show.
-		 * A call begun since the previous decision can be made again
-		 * at the stop (can_remake), which also learns of the timeout;
-		 * a socket known to have one, or a call of unknown age, is
-		 * sampled without a stop. */
-		if (th->ran && (long)sc->args[0] != th->timeo_fd)
-			return false;
-		return fgt_procfs_fd_is_socket(t->pid, (long)sc->args[0]) == 1;
-	case FGT_STOP_EINTR:
-		return true;
-	}
-	return false;
-}
-
-/* Looks at the thread before stopping it. One asleep in a call that a stop
- * would fail with EINTR (epoll_wait and the like, see signal(7)) is sampled
- * without a stop: /proc gives its syscall, arguments, sp and pc, and its stack
- * holds still while it sleeps. So is one in uninterruptible sleep (a disk
- * read, a page fault, a vfork parent): no stop reaches it until it wakes, and
- * one pending then would hold it up just as it wakes. A run count that moved
- * since this tick's decision read it (last_slices) means it woke, and the
- * copy may be torn: it is then stopped as usual. Returns true when it took
- * the sample. */
+/* Looks at the thread before stopping it. One asleep in a system call is
+ * sampled without a stop: /proc gives its call, arguments, sp and pc, and
+ * its stack holds still while it sleeps. A stop would wake it, only for it to
+ * sleep again: the thread would then need a CPU to reach the stop, a wake-up
+ * meant for it meanwhile (the lock or the task it waits for) would reach it
+ * late, and some calls (epoll_wait and the like, see signal(7)) would fail
+ * with EINTR. One in uninterruptible sleep outside a call (a page fault) is
+ * sampled so too: no stop reaches it until it wakes, and one pending then
+ * would hold it up just as it wakes. A run count that moved since this
+ * tick's decision read it (last_slices) means it woke, and the copy may be
+ * torn: it is then stopped as usual. Returns true when it took the sample. */
 static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 {
 	struct fgt_proc_syscall sc;
@@ -1248,12 +1231,12 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 		th->asleep_in_call = false;
 	if (sc.running)
 		return false;
-	enum fgt_stop_effect effect =
-	    sc.nr < 0 ? FGT_STOP_RESTARTS : fgt_syscall_stop_effect(sc.nr);
-	bool blocked = effect != FGT_STOP_EINTR &&
-		       (sc.nr < 0 || fgt_syscall_may_block(sc.nr)) &&
+	/* In state D (counted as blocked), unless its call only ever sleeps
+	 * interruptibly. */
+	bool blocked = (sc.nr < 0 || (fgt_syscall_stop_effect(sc.nr) != FGT_STOP_EINTR &&
+				      fgt_syscall_may_block(sc.nr))) &&
 		       sched_state(t, th) == 'D';
-	if (!blocked && !needs_no_stop(t, th, effect, &sc))
+	if (!blocked && sc.nr < 0)
 		return false;
 	struct fgt_snapshot *s = th->snap;
 	fill_from_proc(t, th, s, &sc, blocked);
@@ -1272,6 +1255,11 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 		t->stats.blocked++;
 	else
 		t->stats.unstopped++;
+	/* The warm-up looks at every thread, most of them asleep: each gets
+	 * its run watch now, rather than from the ticks' budget (see
+	 * finish_sample). */
+	if (t->warming && can_watch(t, th))
+		open_watch(t, th);
 	hand_over_gap(th, s);
 	fgt_queue_push(t->queue, s, false);
 	return true;
@@ -1284,23 +1272,62 @@ static bool waits_for_cpu(const struct fgt_tracee *t, const struct thread *th)
 	return sched_state(t, th) == 'R';
 }
 
-/* Samples th, or asks it to stop. Returns false, and does nothing, when no
- * buffer is free in the warm-up round: that round keeps no time, so the
- * thread waits for the worker to free one rather than go unsampled, which
- * would have it stopped at every tick until it has a sample. */
-static bool interrupt(struct fgt_tracee *t, struct thread *th)
+/* Takes a buffer for th's sample (th->snap). Returns false when none is
+ * free: the sample is then lost (a drop), but in the warm-up round, which
+ * keeps no time, the thread waits for the worker to free one rather than go
+ * unsampled, which would have it looked at in every round until it has a
+ * sample. */
+static bool take_buffer(struct fgt_tracee *t, struct thread *th)
 {
-	th->snap = get_sample_buffer(t, th);
-	if (!th->snap) {
-		if (t->warming)
-			return false;
+	if ((th->snap = get_sample_buffer(t, th)))
+		return true;
+	if (!t->warming) {
 		t->stats.drops++;
 		t->round_short = true;
 		lose_sample(t, th);
-		return true;
 	}
-	if (sample_asleep(t, th))
-		return true;
+	return false;
+}
+
+/* Looks at the threads of the round not looked at yet: each one asleep is
+ * sampled now, without a stop (sample_asleep); the others are kept, in
+ * order, for their stops. All the looks come before the stops: a stop held
+ * while the tracer reads /proc and copies sleepers' stacks (1,500 of them in
+ * a warm-up took 30 ms) would hold its thread that much longer. Returns
+ * false when the warm-up must wait for a buffer. */
+static bool look_round(struct fgt_tracee *t)
+{
+	size_t w = t->look_pos, r = t->look_pos;
+	bool all = true;
+	for (; r < t->n_todo; r++) {
+		struct thread *th = fgt_tidmap_get(&t->threads, t->todo[r]);
+		if (!th || th->state != TH_RUNNING)
+			continue;
+		if (!take_buffer(t, th)) {
+			if (!t->warming)
+				continue;
+			all = false;
+			break;
+		}
+		if (sample_asleep(t, th))
+			continue;
+		fgt_queue_put_back(t->queue, th->snap);
+		th->snap = NULL;
+		t->todo[w++] = th->tid;
+	}
+	t->look_pos = w;
+	while (r < t->n_todo)
+		t->todo[w++] = t->todo[r++];
+	t->n_todo = w;
+	return all;
+}
+
+/* Asks th, looked at in this round, to stop. Returns false, and does
+ * nothing, when the warm-up must wait for a buffer (take_buffer). */
+static bool interrupt(struct fgt_tracee *t, struct thread *th)
+{
+	if (!take_buffer(t, th))
+		return !t->warming;
 	th->interrupt_ns = now_ns();
 	th->ticks_waited = 0;
 	th->warm_interrupt = t->warming;
@@ -1314,7 +1341,8 @@ static bool interrupt(struct fgt_tracee *t, struct thread *th)
 	th->state = TH_INTERRUPTING;
 	th->inflight = true;
 	t->n_inflight++;
-	/* sample_asleep found it asleep in a call: our interrupt wakes it. */
+	/* /proc could not tell: it may be asleep in a call, which our
+	 * interrupt would wake. */
 	if (th->asleep_in_call) {
 		th->woken = true;
 		t->n_woken++;
@@ -1340,11 +1368,15 @@ void fgt_tracee_pump(struct fgt_tracee *t)
 				unwake(t, th);
 		}
 	}
+	if (!look_round(t)) {
+		/* Warm-up, no buffer free: the worker frees them. */
+		fgt_queue_wake(t->queue);
+		return;
+	}
 	while (t->n_inflight < MAX_INFLIGHT && t->n_woken < MAX_WOKEN &&
-	       t->todo_pos < t->n_todo) {
+	       t->todo_pos < t->look_pos) {
 		struct thread *th = fgt_tidmap_get(&t->threads, t->todo[t->todo_pos]);
 		if (th && th->state == TH_RUNNING && !interrupt(t, th)) {
-			/* Warm-up, no buffer free: the worker frees them. */
 			fgt_queue_wake(t->queue);
 			return;
 		}
@@ -1846,7 +1878,7 @@ int fgt_tracee_detach(struct fgt_tracee *t, int timeout_ms)
 			fgt_queue_push(t->queue, s, false);
 		}
 	}
-	t->n_todo = t->todo_pos = 0;
+	t->n_todo = t->todo_pos = t->look_pos = 0;
 	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
 		if (th->snap) {
 			fgt_queue_put_back(t->queue, th->snap);

@@ -1,6 +1,7 @@
 /* Many threads that never run: N threads (argv[1], default 100) named
- * "idle-K", each blocked in read() on a pipe nobody writes. Prints "ready"
- * once all are created; exits 0 at EOF on stdin or on a line "q". */
+ * "idle-K", each blocked in read() on a pipe nobody writes; with a second
+ * argument "busy", one more thread, "busy", that spins in busy_spin. Prints
+ * "ready" once all are created; exits 0 at EOF on stdin or on a line "q". */
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,12 +11,27 @@
 
 static int pipe_fds[2];
 static pthread_barrier_t started;
+static volatile unsigned long sink;
 
 __attribute__((noinline)) static void idle_read(void)
 {
 	char c;
 	while (read(pipe_fds[0], &c, 1) != 0)
 		;
+}
+
+__attribute__((noinline)) static void busy_spin(void)
+{
+	for (;;)
+		sink++;
+}
+
+static void *busy(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "busy");
+	busy_spin();
+	return NULL;
 }
 
 static void *run(void *arg)
@@ -43,6 +59,10 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	pthread_barrier_wait(&started);
+	pthread_t b;
+	if (argc > 2 && strcmp(argv[2], "busy") == 0 &&
+	    pthread_create(&b, &attr, busy, NULL) != 0)
+		return 2;
 	printf("ready\n");
 	fflush(stdout);
 	char line[64];

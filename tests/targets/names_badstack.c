@@ -1,10 +1,13 @@
 /* Hostile stacks: threads whose frame chain is garbage while they run, so
  * that an unwinder must stop early rather than hang or crash. x86-64 only.
  *
- * Each bad function (assembly, with deliberately misleading CFI) loops:
- * nanosleep 1 ms with a raw syscall, count a round, until told to stop. The
- * raw syscall keeps the bad frame on top while the thread sleeps, so every
- * sample sees it.
+ * Each bad function (assembly, with deliberately misleading CFI) loops: spin
+ * for about 50 us, nanosleep 1 ms with a raw syscall, count a round, until
+ * told to stop. The raw syscall keeps the bad frame on top while the thread
+ * sleeps, so every sample sees it. A sample of a thread asleep is taken from
+ * /proc, which gives its pc and sp but none of the garbage in its other
+ * registers; one of a thread caught spinning is taken at a stop, with all of
+ * them.
  *   bad-rbp   the CFA is computed from rbp, which holds an unmapped address
  *   bad-loop  the CFA is computed from rbp, which points at a fake frame
  *             whose saved rbp is itself and whose return address is the loop:
@@ -47,10 +50,15 @@ void bad_wrap_spin(void);
 
 /* Assembly reads best one instruction a line. */
 /* clang-format off */
-/* The loop body shared by the functions below: nanosleep(&bad_nap) with a
- * raw syscall, count a round in bad_count[K], go on until bad_stop. */
+/* The loop body shared by the functions below: spin BAD_SPIN rounds,
+ * nanosleep(&bad_nap) with a raw syscall, count a round in bad_count[K], go
+ * on until bad_stop. */
+#define BAD_SPIN "100000"
 #define BAD_LOOP_BODY(label, k)                                                \
 	label ":\n"                                                            \
+	"	movl $" BAD_SPIN ", %ecx\n"                                    \
+	"0:	decl %ecx\n"                                                   \
+	"	jnz 0b\n"                                                      \
 	"	movl $35, %eax\n" /* SYS_nanosleep */                          \
 	"	leaq bad_nap(%rip), %rdi\n"                                    \
 	"	xorl %esi, %esi\n"                                             \

@@ -7,7 +7,9 @@
  * it sleeps again. A tracer that takes "switched in once more and asleep" to
  * mean "back in the same call" shows wait_short for the whole of wait_long.
  * wait_long ends LONG_MS after it began, by a real wake; wait_short ends
- * that way too if no stop comes for SHORT_MS.
+ * that way too if no stop comes for SHORT_MS. (fgtrace samples a thread
+ * asleep in a call from /proc, without a stop: under it, wait_short always
+ * lasts SHORT_MS.)
  *
  * Usage: quietwake [MS]: runs MS ms (default 1000), then, with FGTRACE_TRUTH
  * set, writes "WAIT TID START_NS END_NS" lines (CLOCK_MONOTONIC) and exits. */

@@ -994,24 +994,6 @@ static void test_socket_peer_v6(void **state)
 	close(srv);
 }
 
-/* A socket, a pipe and a closed descriptor of this process. */
-static void test_fd_is_socket(void **state)
-{
-	(void)state;
-	int sv[2], pv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(pipe(pv), 0);
-	assert_int_equal(fgt_procfs_fd_is_socket(getpid(), sv[0]), 1);
-	assert_int_equal(fgt_procfs_fd_is_socket(getpid(), pv[0]), 0);
-	assert_int_equal(fgt_procfs_fd_is_socket(getpid(), STDIN_FILENO) == 1, 0);
-	close(sv[1]);
-	assert_int_equal(fgt_procfs_fd_is_socket(getpid(), sv[1]), -ENOENT);
-	assert_int_equal(fgt_procfs_fd_is_socket(getpid(), -1), -EBADF);
-	close(sv[0]);
-	close(pv[0]);
-	close(pv[1]);
-}
-
 static void test_live_tcp_table(void **state)
 {
 	(void)state;
@@ -1067,7 +1049,6 @@ int main(void)
 	    cmocka_unit_test(test_socket_peer),
 	    cmocka_unit_test(test_socket_peer_v6),
 	    cmocka_unit_test(test_live_tcp_table),
-	    cmocka_unit_test(test_fd_is_socket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
