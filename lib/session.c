@@ -501,7 +501,7 @@ static int run_loop(struct fgt_session *s, fgt_progress_fn progress, void *ctx)
 			wake = next_progress;
 		uint64_t due = fgt_tracee_pump_due_ns(s->tracee);
 		bool held = held_for_worker(s, now);
-		if (warming || held)
+		if ((warming || held) && due > now + NS / 1000)
 			due = now + NS / 1000; /* look again in a millisecond */
 		if (due < wake)
 			wake = due;

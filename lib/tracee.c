@@ -46,6 +46,14 @@
 /* A stop that has not arrived by then may not come soon (uninterruptible
  * sleep): the thread is shown blocked on its last stack meanwhile. */
 #define LATE_NS (10 * 1000 * 1000ull)
+/* A pump looks at threads (look_round) for this long at most, and then
+ * again after a pause at least this long, in which the loop sleeps: a
+ * real-time tracer that runs 100 ms without sleeping is demoted
+ * (RLIMIT_RTTIME), and 1,000 sleepers took 20 to 100 ms to sample. */
+#define LOOK_SLICE_NS 1000000ull
+#define LOOK_PAUSE_NS 20000ull
+/* How long the warm-up waits for the worker to free a buffer. */
+#define LOOK_BUFFER_WAIT_NS 1000000ull
 #define REDZONE 128 /* x86-64 ABI: leaf functions may use 128 bytes below sp */
 #define PAGE	4096ul
 /* Adaptive copies: what the thread's recent unwinds needed, plus a margin,
@@ -165,6 +173,7 @@ struct fgt_tracee {
 	 * to be looked at (look_round). */
 	pid_t *todo;
 	size_t n_todo, todo_pos, look_pos, todo_cap;
+	uint64_t look_again_ns; /* when look_round may go on (LOOK_PAUSE_NS) */
 	size_t n_inflight;
 	size_t n_woken;	       /* pending stops of threads we woke (MAX_WOKEN) */
 	bool round_short;      /* a thread of this round got no sample (a drop) */
@@ -1291,21 +1300,33 @@ static bool take_buffer(struct fgt_tracee *t, struct thread *th)
 
 /* Looks at the threads of the round not looked at yet: each one asleep is
  * sampled now, without a stop (sample_asleep); the others are kept, in
- * order, for their stops. All the looks come before the stops: a stop held
- * while the tracer reads /proc and copies sleepers' stacks (1,500 of them in
- * a warm-up took 30 ms) would hold its thread that much longer. Returns
- * false when the warm-up must wait for a buffer. */
+ * order, for their stops. The looks come before the stops: a stop held
+ * while the tracer reads /proc and copies sleepers' stacks (1,000 of them in
+ * a warm-up) would hold its thread that much longer. After LOOK_SLICE_NS the
+ * rest waits for the next pump after a pause; the threads looked at so far
+ * are stopped meanwhile. Returns false when the warm-up must wait for a
+ * buffer. */
 static bool look_round(struct fgt_tracee *t)
 {
 	size_t w = t->look_pos, r = t->look_pos;
 	bool all = true;
+	uint64_t now = now_ns();
+	if (r < t->n_todo && now < t->look_again_ns)
+		return true; /* pausing */
+	uint64_t end = now + LOOK_SLICE_NS;
 	for (; r < t->n_todo; r++) {
+		if ((r - t->look_pos) % 16 == 15 && (now = now_ns()) >= end) {
+			t->look_again_ns = now + LOOK_PAUSE_NS;
+			break;
+		}
 		struct thread *th = fgt_tidmap_get(&t->threads, t->todo[r]);
 		if (!th || th->state != TH_RUNNING)
 			continue;
 		if (!take_buffer(t, th)) {
 			if (!t->warming)
 				continue;
+			/* The worker frees buffers: look again later. */
+			t->look_again_ns = now_ns() + LOOK_BUFFER_WAIT_NS;
 			all = false;
 			break;
 		}
@@ -1404,12 +1425,13 @@ bool fgt_tracee_inflight(const struct fgt_tracee *t)
 
 uint64_t fgt_tracee_pump_due_ns(const struct fgt_tracee *t)
 {
+	/* The rest of a round whose looks pause (look_round). */
+	uint64_t due = t->look_pos < t->n_todo ? t->look_again_ns : UINT64_MAX;
 	bool full = t->n_inflight >= MAX_INFLIGHT, woken_full = t->n_woken >= MAX_WOKEN;
-	if (t->todo_pos >= t->n_todo || (!full && !woken_full))
-		return UINT64_MAX;
+	if (t->todo_pos >= t->look_pos || (!full && !woken_full))
+		return due;
 	/* When the next pending stop may stop counting (an arriving stop
 	 * wakes the loop anyway; waking early costs only a look). */
-	uint64_t due = UINT64_MAX;
 	struct thread *th;
 	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));) {
 		uint64_t at = UINT64_MAX;
