@@ -1216,6 +1216,30 @@ size_t fgt_tracee_tick(struct fgt_tracee *t, bool warmup)
 	return t->n_todo;
 }
 
+/* Takes a buffer for th's sample (th->snap). Returns false when none is
+ * free: the sample is then lost (a drop), but in the warm-up round, which
+ * keeps no time, the thread waits for the worker to free one rather than go
+ * unsampled, which would have it looked at in every round until it has a
+ * sample. */
+static bool take_buffer(struct fgt_tracee *t, struct thread *th)
+{
+	if ((th->snap = get_sample_buffer(t, th)))
+		return true;
+	if (!t->warming) {
+		t->stats.drops++;
+		t->round_short = true;
+		lose_sample(t, th);
+	}
+	return false;
+}
+
+/* What a look at a thread found (sample_asleep). */
+enum look {
+	LOOK_DONE, /* asleep: sampled without a stop, or its sample lost */
+	LOOK_STOP, /* it needs a stop */
+	LOOK_WAIT, /* asleep, but the warm-up must wait for a buffer */
+};
+
 /* Looks at the thread before stopping it. One asleep in a system call is
  * sampled without a stop: /proc gives its call, arguments, sp and pc, and
  * its stack holds still while it sleeps. A stop would wake it, only for it to
@@ -1226,33 +1250,38 @@ size_t fgt_tracee_tick(struct fgt_tracee *t, bool warmup)
  * sampled so too: no stop reaches it until it wakes, and one pending then
  * would hold it up just as it wakes. A run count that moved since this
  * tick's decision read it (last_slices) means it woke, and the copy may be
- * torn: it is then stopped as usual. Returns true when it took the sample. */
-static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
+ * torn: it is then stopped as usual. Only a thread found asleep takes a
+ * buffer (take_buffer). */
+static enum look sample_asleep(struct fgt_tracee *t, struct thread *th)
 {
 	struct fgt_proc_syscall sc;
 	uint64_t after;
 	th->asleep_in_call = true; /* until /proc says otherwise */
 	if (read_syscall(t, th, &sc) < 0)
-		return false;
+		return LOOK_STOP;
 	/* Running, or asleep outside a call (in a page fault): any call it
 	 * makes begins after now. */
 	if (sc.running || sc.nr < 0)
 		th->asleep_in_call = false;
 	if (sc.running)
-		return false;
+		return LOOK_STOP;
 	/* In state D (counted as blocked), unless its call only ever sleeps
 	 * interruptibly. */
 	bool blocked = (sc.nr < 0 || (fgt_syscall_stop_effect(sc.nr) != FGT_STOP_EINTR &&
 				      fgt_syscall_may_block(sc.nr))) &&
 		       sched_state(t, th) == 'D';
 	if (!blocked && sc.nr < 0)
-		return false;
+		return LOOK_STOP;
+	if (!take_buffer(t, th))
+		return t->warming ? LOOK_WAIT : LOOK_DONE;
 	struct fgt_snapshot *s = th->snap;
 	fill_from_proc(t, th, s, &sc, blocked);
 	uint64_t now = now_ns();
 	if (read_slices(t, th, &after) < 0 || after != th->last_slices) {
+		fgt_queue_put_back(t->queue, s);
+		th->snap = NULL;
 		th->asleep_in_call = false; /* it woke: a call now is a new one */
-		return false;
+		return LOOK_STOP;
 	}
 	th->snap = NULL;
 	th->sampled = true;
@@ -1271,7 +1300,7 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 		open_watch(t, th);
 	hand_over_gap(th, s);
 	fgt_queue_push(t->queue, s, false);
-	return true;
+	return LOOK_DONE;
 }
 
 /* Whether th, woken by our interrupt and not yet in its stop, waits for a
@@ -1279,23 +1308,6 @@ static bool sample_asleep(struct fgt_tracee *t, struct thread *th)
 static bool waits_for_cpu(const struct fgt_tracee *t, const struct thread *th)
 {
 	return sched_state(t, th) == 'R';
-}
-
-/* Takes a buffer for th's sample (th->snap). Returns false when none is
- * free: the sample is then lost (a drop), but in the warm-up round, which
- * keeps no time, the thread waits for the worker to free one rather than go
- * unsampled, which would have it looked at in every round until it has a
- * sample. */
-static bool take_buffer(struct fgt_tracee *t, struct thread *th)
-{
-	if ((th->snap = get_sample_buffer(t, th)))
-		return true;
-	if (!t->warming) {
-		t->stats.drops++;
-		t->round_short = true;
-		lose_sample(t, th);
-	}
-	return false;
 }
 
 /* Looks at the threads of the round not looked at yet: each one asleep is
@@ -1322,19 +1334,15 @@ static bool look_round(struct fgt_tracee *t)
 		struct thread *th = fgt_tidmap_get(&t->threads, t->todo[r]);
 		if (!th || th->state != TH_RUNNING)
 			continue;
-		if (!take_buffer(t, th)) {
-			if (!t->warming)
-				continue;
+		enum look found = sample_asleep(t, th);
+		if (found == LOOK_WAIT) {
 			/* The worker frees buffers: look again later. */
 			t->look_again_ns = now_ns() + LOOK_BUFFER_WAIT_NS;
 			all = false;
 			break;
 		}
-		if (sample_asleep(t, th))
-			continue;
-		fgt_queue_put_back(t->queue, th->snap);
-		th->snap = NULL;
-		t->todo[w++] = th->tid;
+		if (found == LOOK_STOP)
+			t->todo[w++] = th->tid;
 	}
 	t->look_pos = w;
 	while (r < t->n_todo)
