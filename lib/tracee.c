@@ -1,24 +1,18 @@
-/* fgtrace — process control with ptrace: seize, spawn, events, sampling
- * (interrupt, copy, resume), detach.
+/* fgtrace — process control with ptrace: seize, events, sampling
+ * (look, interrupt, copy, resume), detach. The rest of the tracee is in
+ * tracee_files.c, tracee_calls.c and tracee_spawn.c (see tracee_impl.h).
  */
-#include "tracee.h"
+#include "tracee_impl.h"
 #include "config.h"
-#include "procfs.h"
-#include "runwatch.h"
 #include "state.h"
-#include "tidmap.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <linux/io_uring.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -68,140 +62,13 @@
 #define COPY_MARGIN (8 * 1024ul)
 /* Run watches (runwatch.h): one opened per WATCH_OPEN_SHARE_NS of the time
  * between two ticks (an open takes 20 to 60 us: a fifth of the tracer's time
- * at most), within these bounds, and WATCH_MAX in all; a watch whose page
- * agrees with the run count is checked against a pread at every this
- * many-th look anyway. */
+ * at most), within these bounds (and WATCH_MAX in all: tracee_files.c). */
 #define WATCH_OPEN_SHARE_NS 200000ull
 #define WATCH_OPENS_MIN	    2
 #define WATCH_OPENS_MAX	    64
-#define WATCH_MAX	    8192
-#define WATCH_VERIFY_EVERY  64
-/* Files of the thread budget that watches leave to threads yet to come (two
- * each): a thread short of its files pays three system calls a look. */
-#define WATCH_FD_HEADROOM 64
-/* A watched thread switched in more often than this (a second) loses its
- * watch: each of its switches costs it perf's part too. It may have one
- * again after 2, 4, ... 1024 decisions in a row that find it asleep. */
-#define WATCH_SWITCHES_MAX 2000u
-#define WATCH_BACKOFF_MAX  10
 /* Files left to the rest of fgtrace (its outputs, the symbolizer's ELF and
  * debug files, /proc reads) when threads take their two files each. */
 #define FD_RESERVE 256
-/* io_uring_enter flags under which argument 4 may carry a timeout:
- * IORING_ENTER_EXT_ARG, and IORING_ENTER_EXT_ARG_REG (Linux 6.13), which
- * older headers lack. */
-#define URING_ENTER_EXT_ARG (IORING_ENTER_EXT_ARG | (1u << 6))
-
-enum thread_state {
-	TH_RUNNING,	 /* resumed */
-	TH_INTERRUPTING, /* PTRACE_INTERRUPT sent, stop not yet seen */
-	TH_GROUPSTOP,	 /* in a job-control stop, PTRACE_LISTEN */
-	TH_DETACHING,	 /* waiting for a stop to detach at */
-	TH_LEAVING,	 /* left running at the detach: see fgt_tracee_detach */
-	TH_EXITHELD,	 /* a launched command, held at its exit stop until the
-			  * worker is done with its samples: see hold_at_exit */
-	TH_EXITED,	 /* past its exit stop: no more code of its own (the
-			  * leader stays a zombie while other threads run) */
-};
-
-struct thread {
-	pid_t tid;
-	enum thread_state state;
-	/* Kept open when the budget allows (FD_RESERVE), or -1: opened for
-	 * each read then (read_slices, read_syscall). */
-	int schedstat_fd;	   /* /proc/.../schedstat */
-	int syscall_fd;		   /* /proc/.../syscall */
-	uint64_t last_slices;	   /* schedstat field 3 at the last decision */
-	bool stopped_last;	   /* stopped since the last decision */
-	bool stop_slices_ok;	   /* stop_slices was read */
-	uint64_t stop_slices;	   /* schedstat field 3 while stopped */
-	bool stopped_blocked;	   /* ... and it interrupted a blocking syscall */
-	bool trusted;		   /* the last decision found it asleep and unmoved */
-	bool asleep_in_call;	   /* asleep in a syscall when we last looked */
-	bool decided;		   /* last_slices holds a reading */
-	bool ran;		   /* the count moved since the decision before */
-	long timeo_fd;		   /* a socket whose call failed with EINTR, or -1 */
-	uint64_t asleep_seen_ns;   /* when first seen asleep in its current call */
-	uint64_t restopped_ns;	   /* last stop to retry a stack cut short */
-	uint64_t restop_gap_ns;	   /* ... and the wait before the next one */
-	bool rewound;		   /* we made a failed call again at the last stop */
-	uint64_t rewound_rip;	   /* ... and put the thread back at this pc */
-	bool sampled;		   /* the worker has a stack for this thread */
-	bool inflight;		   /* counts against MAX_INFLIGHT */
-	bool woken;		   /* counts against MAX_WOKEN */
-	bool blocked_shown;	   /* sampled from /proc since the interrupt: it
-				    * sleeps uninterruptibly (push_blocked) */
-	uint64_t interrupt_ns;	   /* when PTRACE_INTERRUPT was sent */
-	uint32_t ticks_waited;	   /* ticks that passed while its stop was pending */
-	bool warm_interrupt;	   /* the pending stop is of the warm-up round */
-	uint64_t seen_ns;	   /* when its stop was reaped */
-	uint32_t lost_ticks;	   /* ticks it ran, and lost a sample, since its last */
-	uint64_t lost_ns;	   /* ... the first of them (ns since start) */
-	struct fgt_snapshot *snap; /* buffer for the pending stop */
-	bool opts_known;	   /* exit_stop is set as wants_exit_stop says */
-	bool exit_stop;		   /* it stops at its exit (PTRACE_O_TRACEEXIT) */
-	uint64_t exit_ns;	   /* when it reached its exit stop, or 0 */
-	bool exit_reported;	   /* its THREAD_EXIT went out then */
-	/* When stopped_blocked: the call the resume makes again. */
-	struct fgt_proc_syscall stop_call;
-	/* A run watch, opened once the thread is seen asleep (maybe_watch): */
-	struct fgt_runwatch watch;
-	bool watch_valid;	 /* watch_slices was read after watch_seq */
-	uint32_t watch_seq;	 /* the page's sequence count before a pread, */
-	uint64_t watch_slices;	 /* ... what that pread gave, */
-	uint64_t watch_ns;	 /* ... and when */
-	uint32_t watch_looks;	 /* looks that found the page unchanged */
-	uint32_t watch_drops;	 /* times it was dropped for switching often */
-	uint32_t unmoved_streak; /* decisions in a row that found it unmoved */
-};
-
-struct fgt_tracee {
-	struct fgt_queue *queue;
-	size_t stack_bytes;
-	uint64_t clock_start_ns;
-	pid_t pid;
-	size_t thread_fds;	  /* files open for threads (schedstat, syscall) */
-	size_t thread_fds_max;	  /* ... at most */
-	bool nofile_raised;	  /* the soft limit was raised: */
-	struct rlimit nofile_old; /* ... a launched command gets this one back */
-	bool launched;
-	bool sampling;	 /* false until a launched command has exec'd */
-	int exec_err_fd; /* read end of the child's exec-error pipe, or -1 */
-	struct fgt_tidmap threads;
-	/* Threads still to sample in this round: todo[todo_pos..look_pos) were
-	 * looked at and wait for their stop, todo[look_pos..n_todo) are still
-	 * to be looked at (look_round). */
-	pid_t *todo;
-	size_t n_todo, todo_pos, look_pos, todo_cap;
-	uint64_t look_again_ns; /* when look_round may go on (LOOK_PAUSE_NS) */
-	size_t n_inflight;
-	size_t n_woken;	       /* pending stops of threads we woke (MAX_WOKEN) */
-	bool round_short;      /* a thread of this round got no sample (a drop) */
-	bool warming;	       /* the current round is the warm-up round */
-	uint64_t tick_ns;      /* when the current round's tick came (ns since start) */
-	uint64_t reap_ewma_ns; /* recent interrupt-to-stop times, averaged */
-	bool leader_exited;
-	int leader_status;
-	bool leader_left; /* the leader exited alone (pthread_exit), or was a
-			   * zombie when we attached: other threads run on */
-	size_t n_exit_held;	 /* threads in TH_EXITHELD */
-	uint64_t exit_hold_ns;	 /* when the hold at the command's exit began, or 0 */
-	uint64_t exit_release_ns; /* ... and ended, or 0 */
-	size_t n_watches;	  /* run watches open */
-	unsigned watch_opens_left; /* ... that this tick may still open */
-	struct fgt_tracee_stats stats;
-};
-
-static const long SEIZE_OPTIONS = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
-/* The leader also stops at its exit: see wants_exit_stop. */
-static const long LEADER_OPTIONS = SEIZE_OPTIONS | PTRACE_O_TRACEEXIT;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int fgt_tracee_new(struct fgt_queue *q, size_t stack_bytes, uint64_t clock_start_ns,
 		   struct fgt_tracee **out)
@@ -241,175 +108,6 @@ int fgt_tracee_new(struct fgt_queue *q, size_t stack_bytes, uint64_t clock_start
 	return 0;
 }
 
-/* Opens the thread's schedstat and syscall files to keep, when the budget
- * allows both. Returns false when it did not: they are then opened for each
- * read, three system calls where one would do. The thread is still skipped
- * when it has not run; only a stop of it lasts the few microseconds longer
- * that the read during the stop then takes. */
-static bool open_thread_files(struct fgt_tracee *t, struct thread *th)
-{
-	th->schedstat_fd = th->syscall_fd = -1;
-	th->watch = (struct fgt_runwatch)FGT_RUNWATCH_CLOSED;
-	th->watch_valid = false;
-	if (t->thread_fds + 2 > t->thread_fds_max)
-		return false;
-	th->schedstat_fd = fgt_procfs_open_schedstat(t->pid, th->tid);
-	th->syscall_fd = fgt_procfs_open_syscall(t->pid, th->tid);
-	t->thread_fds += (th->schedstat_fd >= 0) + (th->syscall_fd >= 0);
-	return true;
-}
-
-static void close_watch(struct fgt_tracee *t, struct thread *th)
-{
-	if (th->watch.fd < 0)
-		return;
-	fgt_runwatch_close(&th->watch);
-	th->watch_valid = false;
-	t->thread_fds--;
-	t->n_watches--;
-}
-
-static void close_thread_files(struct fgt_tracee *t, struct thread *th)
-{
-	if (th->schedstat_fd >= 0) {
-		close(th->schedstat_fd);
-		t->thread_fds--;
-	}
-	if (th->syscall_fd >= 0) {
-		close(th->syscall_fd);
-		t->thread_fds--;
-	}
-	th->schedstat_fd = th->syscall_fd = -1;
-	close_watch(t, th);
-}
-
-/* The thread's run count (schedstat field 3). Returns 0 or -errno. */
-static int read_slices(const struct fgt_tracee *t, const struct thread *th,
-		       uint64_t *slices)
-{
-	if (th->schedstat_fd >= 0)
-		return fgt_procfs_read_timeslices(th->schedstat_fd, slices);
-	int fd = fgt_procfs_open_schedstat(t->pid, th->tid);
-	if (fd < 0)
-		return fd;
-	int rc = fgt_procfs_read_timeslices(fd, slices);
-	close(fd);
-	return rc;
-}
-
-/* Every run count is read from now on: the kernel did not do what watches
- * rest on (or does not let us use them). */
-static void watches_off(struct fgt_tracee *t, enum fgt_runwatch_state why)
-{
-	struct thread *th;
-	t->stats.run_watch = why;
-	for (size_t i = 0; (th = fgt_tidmap_next(&t->threads, &i));)
-		close_watch(t, th);
-}
-
-/* Whether th may have a watch: watches are on, it has none, and files and
- * WATCH_MAX allow one. */
-static bool can_watch(const struct fgt_tracee *t, const struct thread *th)
-{
-	return th->watch.fd < 0 && t->stats.run_watch == FGT_RUNWATCH_ON &&
-	       th->schedstat_fd >= 0 &&
-	       t->thread_fds + 1 + WATCH_FD_HEADROOM <= t->thread_fds_max &&
-	       t->n_watches < WATCH_MAX;
-}
-
-static void open_watch(struct fgt_tracee *t, struct thread *th)
-{
-	int rc = fgt_runwatch_open(th->tid, &th->watch);
-	if (rc == -EACCES || rc == -EPERM || rc == -EINVAL || rc == -ENOSYS ||
-	    rc == -EOPNOTSUPP) {
-		watches_off(t, FGT_RUNWATCH_UNAVAILABLE);
-		return;
-	}
-	if (rc < 0)
-		return; /* gone, or short of files or memory: maybe later */
-	/* The next look reads the count, after the sequence count: a switch-in
-	 * between the decision's read and now is in neither yet. */
-	th->watch_valid = false;
-	th->watch_looks = 0;
-	t->thread_fds++;
-	t->n_watches++;
-	t->stats.watches_opened++;
-}
-
-/* Watches a thread the decision just found unmoved, when the budgets allow
- * and it has not lost a watch lately for switching often. */
-static void maybe_watch(struct fgt_tracee *t, struct thread *th)
-{
-	uint32_t backoff =
-	    th->watch_drops < WATCH_BACKOFF_MAX ? th->watch_drops : WATCH_BACKOFF_MAX;
-	if (!can_watch(t, th) || !t->watch_opens_left ||
-	    th->unmoved_streak < (1u << backoff))
-		return;
-	t->watch_opens_left--;
-	open_watch(t, th);
-}
-
-/* Whether th was switched in more than WATCH_SWITCHES_MAX times a second
- * since the look at watch_ns, by the sequence count now at seq (2 a
- * switch-in, and a little slack for a thread woken once or twice). */
-static bool switched_often(const struct thread *th, uint32_t seq, uint64_t now)
-{
-	uint64_t switches = (uint32_t)(seq - th->watch_seq) / 2;
-	return switches > 2 + WATCH_SWITCHES_MAX * (now - th->watch_ns) / 1000000000ull;
-}
-
-/* The run count for the skip rule: the last one read, while the thread's
- * watch shows no switch-in since that read; read otherwise, and at every
- * WATCH_VERIFY_EVERY-th look anyway, to check the page against it. Returns 0
- * or -errno. */
-static int read_slices_watched(struct fgt_tracee *t, struct thread *th, uint64_t *slices)
-{
-	if (th->watch.fd < 0)
-		return read_slices(t, th, slices);
-	uint32_t seq = fgt_runwatch_seq(&th->watch);
-	bool still = th->watch_valid && seq == th->watch_seq;
-	if (still && ++th->watch_looks % WATCH_VERIFY_EVERY != 0) {
-		*slices = th->watch_slices;
-		t->stats.run_reads_saved++;
-		return 0;
-	}
-	int rc = read_slices(t, th, slices);
-	if (rc < 0) {
-		th->watch_valid = false;
-		return rc;
-	}
-	if (still && *slices != th->watch_slices) {
-		watches_off(t, FGT_RUNWATCH_CONTRADICTED); /* it missed one */
-		return 0;
-	}
-	uint64_t now = now_ns();
-	if (th->watch_valid && switched_often(th, seq, now)) {
-		close_watch(t, th);
-		th->watch_drops++;
-		t->stats.watches_dropped++;
-		return 0;
-	}
-	th->watch_seq = seq;
-	th->watch_slices = *slices;
-	th->watch_ns = now;
-	th->watch_valid = !(seq & 1);
-	return 0;
-}
-
-/* The call the thread sleeps in (/proc/.../syscall). Returns 0 or -errno. */
-static int read_syscall(const struct fgt_tracee *t, const struct thread *th,
-			struct fgt_proc_syscall *sc)
-{
-	if (th->syscall_fd >= 0)
-		return fgt_procfs_pread_syscall(th->syscall_fd, sc);
-	int fd = fgt_procfs_open_syscall(t->pid, th->tid);
-	if (fd < 0)
-		return fd;
-	int rc = fgt_procfs_pread_syscall(fd, sc);
-	close(fd);
-	return rc;
-}
-
 static void unhold(struct fgt_tracee *t, struct thread *th)
 {
 	if (th->state != TH_EXITHELD)
@@ -444,7 +142,7 @@ static void free_thread(struct fgt_tracee *t, struct thread *th)
 	if (th->snap)
 		fgt_queue_put_back(t->queue, th->snap);
 	stop_not_pending(t, th);
-	close_thread_files(t, th);
+	tracee_close_thread_files(t, th);
 	free(th);
 }
 
@@ -490,7 +188,7 @@ static void push_event(struct fgt_tracee *t, enum fgt_snap_kind kind, pid_t tid,
 		fgt_queue_push(t->queue, s, false);
 }
 
-static struct thread *add_thread(struct fgt_tracee *t, pid_t tid, enum thread_state st,
+struct thread *tracee_add_thread(struct fgt_tracee *t, pid_t tid, enum thread_state st,
 				 bool born)
 {
 	struct thread *th = calloc(1, sizeof(*th));
@@ -499,10 +197,10 @@ static struct thread *add_thread(struct fgt_tracee *t, pid_t tid, enum thread_st
 	th->tid = tid;
 	th->state = st;
 	th->timeo_fd = -1;
-	if (!open_thread_files(t, th))
+	if (!tracee_open_thread_files(t, th))
 		t->stats.files_short++;
 	if (fgt_tidmap_put(&t->threads, tid, th) < 0) {
-		close_thread_files(t, th);
+		tracee_close_thread_files(t, th);
 		free(th);
 		return NULL;
 	}
@@ -592,7 +290,7 @@ static int seize_new_threads(struct fgt_tracee *t, size_t *added, char *err,
 				continue; /* degrade: that thread goes unsampled */
 			}
 		}
-		struct thread *th = add_thread(t, tids[i], TH_RUNNING, false);
+		struct thread *th = tracee_add_thread(t, tids[i], TH_RUNNING, false);
 		if (!th) {
 			free(tids);
 			snprintf(err, errlen, "out of memory");
@@ -632,141 +330,6 @@ int fgt_tracee_attach(struct fgt_tracee *t, pid_t pid, char *err, size_t errlen)
 		return -ESRCH;
 	}
 	return 0;
-}
-
-/* ---- spawning ----------------------------------------------------------- */
-
-static int find_executable(const char *cmd, char *path, size_t cap)
-{
-	if (strchr(cmd, '/')) {
-		if (snprintf(path, cap, "%s", cmd) >= (int)cap)
-			return -ENAMETOOLONG;
-		struct stat st;
-		if (stat(path, &st) < 0)
-			return -errno;
-		if (S_ISDIR(st.st_mode))
-			return -EACCES;
-		return access(path, X_OK) == 0 ? 0 : -EACCES;
-	}
-	const char *env = getenv("PATH");
-	if (!env || !*env)
-		env = "/usr/local/bin:/usr/bin:/bin";
-	int found_noexec = 0;
-	for (const char *p = env;;) {
-		const char *colon = strchrnul(p, ':');
-		int n = (int)(colon - p);
-		if (snprintf(path, cap, "%.*s%s%s", n, p, n ? "/" : "", cmd) < (int)cap) {
-			struct stat st;
-			if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
-				if (access(path, X_OK) == 0)
-					return 0;
-				found_noexec = 1;
-			}
-		}
-		if (!*colon)
-			break;
-		p = colon + 1;
-	}
-	return found_noexec ? -EACCES : -ENOENT;
-}
-
-static void child_exec(const char *path, char *const argv[], const sigset_t *mask,
-		       const struct rlimit *nofile, int errfd)
-{
-	/* Only async-signal-safe calls here: we are a fork of a threaded process.
-	 * Dispositions are inherited untouched (fgtrace installs no handlers),
-	 * so an ignored SIGINT stays ignored, as a shell would leave it. */
-	sigprocmask(SIG_SETMASK, mask, NULL);
-	/* The limit fgtrace was started with, not the one it raised for itself:
-	 * a program that uses select() needs its descriptors below 1024. */
-	if (nofile)
-		setrlimit(RLIMIT_NOFILE, nofile);
-	/* Wait here until the parent has seized us and opened its outputs. */
-	raise(SIGSTOP);
-	execv(path, argv);
-	int e = errno;
-	if (write(errfd, &e, sizeof(e)) < 0) {
-		/* nothing more to do */
-	}
-	_exit(e == ENOENT ? 127 : 126);
-}
-
-pid_t fgt_tracee_spawn(struct fgt_tracee *t, char *const argv[], const void *child_mask,
-		       char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	int rc = find_executable(argv[0], path, sizeof(path));
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot run '%s': %s", argv[0],
-			 rc == -ENOENT ? "command not found" : strerror(-rc));
-		return rc;
-	}
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return rc;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(pfd[0]);
-		close(pfd[1]);
-		return rc;
-	}
-	if (pid == 0) {
-		close(pfd[0]);
-		child_exec(path, argv, child_mask,
-			   t->nofile_raised ? &t->nofile_old : NULL, pfd[1]);
-	}
-	close(pfd[1]);
-	t->exec_err_fd = pfd[0];
-	t->pid = pid;
-	t->launched = true;
-	t->sampling = false; /* do not sample fgtrace's own code in the child */
-	int status;
-	while (waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR)
-		;
-	if (!WIFSTOPPED(status)) {
-		snprintf(err, errlen, "cannot start '%s': it exited before exec",
-			 argv[0]);
-		return -ECHILD;
-	}
-	return pid;
-}
-
-int fgt_tracee_spawn_start(struct fgt_tracee *t)
-{
-	if (ptrace(PTRACE_SEIZE, t->pid, 0, LEADER_OPTIONS) < 0)
-		return -errno;
-	struct thread *th = add_thread(t, t->pid, TH_RUNNING, false);
-	if (!th)
-		return -ENOMEM;
-	th->opts_known = th->exit_stop = true;
-	/* The child reports its SIGSTOP group-stop to us, then this continues it. */
-	kill(t->pid, SIGCONT);
-	return 0;
-}
-
-void fgt_tracee_spawn_abort(struct fgt_tracee *t)
-{
-	if (!t->launched || t->pid <= 0)
-		return;
-	kill(t->pid, SIGKILL);
-	while (waitpid(t->pid, NULL, __WALL) < 0 && errno == EINTR)
-		;
-	t->pid = 0;
-}
-
-int fgt_tracee_exec_error(struct fgt_tracee *t)
-{
-	int e = 0;
-	if (t->exec_err_fd < 0)
-		return 0;
-	if (read(t->exec_err_fd, &e, sizeof(e)) != (ssize_t)sizeof(e))
-		e = 0;
-	return e;
 }
 
 /* ---- sampling ------------------------------------------------------------ */
@@ -905,38 +468,8 @@ static struct fgt_snapshot *take_sample(struct fgt_tracee *t, struct thread *th,
 	copy_stack(t, s);
 	/* The run count cannot move while the thread is stopped: if it still
 	 * reads this later, the thread has not run since we resumed it. */
-	th->stop_slices_ok = read_slices(t, th, &th->stop_slices) == 0;
+	th->stop_slices_ok = tracee_read_slices(t, th, &th->stop_slices) == 0;
 	return s;
-}
-
-/* True when the stop interrupted a thread asleep in a syscall that the kernel
- * restarts on resume (rax holds -ERESTART*): the resume puts it straight back
- * to sleep. Only such a stop adds exactly 2 to a thread that then stays
- * asleep. A thread stopped in user code runs on after the resume. */
-static bool interrupted_blocking_call(const struct user_regs_struct *r)
-{
-	long rax = (long)r->rax;
-	return (long)r->orig_rax >= 0 &&
-	       (rax == -512 || rax == -513 || rax == -514 || rax == -516);
-}
-
-/* The call a thread stopped in a restartable one is back in after the resume,
- * as /proc/PID/task/TID/syscall will show it: the same call, or
- * restart_syscall for one the kernel resumes from where it stopped
- * (-ERESTART_RESTARTBLOCK), made from the same pc and sp with the same
- * argument registers. */
-static void call_to_restart(const struct user_regs_struct *r, struct fgt_proc_syscall *c)
-{
-	c->running = false;
-	c->nr = (long)r->rax == -516 ? SYS_restart_syscall : (long)r->orig_rax;
-	c->args[0] = r->rdi;
-	c->args[1] = r->rsi;
-	c->args[2] = r->rdx;
-	c->args[3] = r->r10;
-	c->args[4] = r->r8;
-	c->args[5] = r->r9;
-	c->sp = r->rsp;
-	c->pc = r->rip;
 }
 
 static void finish_sample(struct fgt_tracee *t, struct thread *th, struct fgt_snapshot *s)
@@ -951,16 +484,16 @@ static void finish_sample(struct fgt_tracee *t, struct thread *th, struct fgt_sn
 	record_held(t, s->held_ns);
 	th->sampled = true;
 	th->stopped_last = true;
-	th->stopped_blocked = interrupted_blocking_call(&s->regs);
+	th->stopped_blocked = tracee_interrupted_blocking_call(&s->regs);
 	if (th->stopped_blocked)
-		call_to_restart(&s->regs, &th->stop_call);
+		tracee_call_to_restart(&s->regs, &th->stop_call);
 	/* One the warm-up round stopped in a call goes back to sleep: it gets
 	 * its watch now, as the round's sleepers do (sample_asleep), outside
 	 * the ticks, which would otherwise read each count until the per-tick
 	 * budget has opened them all (a third of a second for 1,500 threads
 	 * at 99 Hz). */
-	if (s->warmup && th->stopped_blocked && can_watch(t, th))
-		open_watch(t, th);
+	if (s->warmup && th->stopped_blocked && tracee_can_watch(t, th))
+		tracee_open_watch(t, th);
 	t->stats.stops++;
 	hand_over_gap(th, s);
 	fgt_queue_push(t->queue, s, false);
@@ -1041,7 +574,7 @@ static bool push_blocked(struct fgt_tracee *t, struct thread *th)
 	struct fgt_snapshot *s;
 	if (now_ns() - th->interrupt_ns < LATE_NS || sched_state(t, th) != 'D')
 		return false;
-	if (!th->blocked_shown && read_syscall(t, th, &sc) == 0 && !sc.running) {
+	if (!th->blocked_shown && tracee_read_syscall(t, th, &sc) == 0 && !sc.running) {
 		if (!(s = get_sample_buffer(t, th))) {
 			t->stats.drops++;
 			t->round_short = true;
@@ -1077,7 +610,7 @@ static bool push_blocked(struct fgt_tracee *t, struct thread *th)
 static bool back_in_stopped_call(const struct fgt_tracee *t, const struct thread *th)
 {
 	struct fgt_proc_syscall sc;
-	if (read_syscall(t, th, &sc) < 0 || sc.running)
+	if (tracee_read_syscall(t, th, &sc) < 0 || sc.running)
 		return false;
 	const struct fgt_proc_syscall *c = &th->stop_call;
 	return sc.nr == c->nr && sc.sp == c->sp && sc.pc == c->pc &&
@@ -1105,7 +638,7 @@ static bool has_not_run(struct fgt_tracee *t, struct thread *th)
 {
 	uint64_t slices;
 	th->ran = false;
-	if (read_slices_watched(t, th, &slices) < 0) {
+	if (tracee_read_slices_watched(t, th, &slices) < 0) {
 		th->trusted = false;
 		return false;
 	}
@@ -1145,7 +678,7 @@ static bool has_not_run(struct fgt_tracee *t, struct thread *th)
 		th->asleep_seen_ns = 0; /* it ran: any sleep now is a new one */
 	th->unmoved_streak = same ? th->unmoved_streak + 1 : 0;
 	if (same)
-		maybe_watch(t, th);
+		tracee_maybe_watch(t, th);
 	th->trusted = same;
 	th->last_slices = slices;
 	th->stopped_last = false;
@@ -1257,7 +790,7 @@ static enum look sample_asleep(struct fgt_tracee *t, struct thread *th)
 	struct fgt_proc_syscall sc;
 	uint64_t after;
 	th->asleep_in_call = true; /* until /proc says otherwise */
-	if (read_syscall(t, th, &sc) < 0)
+	if (tracee_read_syscall(t, th, &sc) < 0)
 		return LOOK_STOP;
 	/* Running, or asleep outside a call (in a page fault): any call it
 	 * makes begins after now. */
@@ -1277,7 +810,7 @@ static enum look sample_asleep(struct fgt_tracee *t, struct thread *th)
 	struct fgt_snapshot *s = th->snap;
 	fill_from_proc(t, th, s, &sc, blocked);
 	uint64_t now = now_ns();
-	if (read_slices(t, th, &after) < 0 || after != th->last_slices) {
+	if (tracee_read_slices(t, th, &after) < 0 || after != th->last_slices) {
 		fgt_queue_put_back(t->queue, s);
 		th->snap = NULL;
 		th->asleep_in_call = false; /* it woke: a call now is a new one */
@@ -1296,8 +829,8 @@ static enum look sample_asleep(struct fgt_tracee *t, struct thread *th)
 	/* The warm-up looks at every thread, most of them asleep: each gets
 	 * its run watch now, rather than from the ticks' budget (see
 	 * finish_sample). */
-	if (t->warming && can_watch(t, th))
-		open_watch(t, th);
+	if (t->warming && tracee_can_watch(t, th))
+		tracee_open_watch(t, th);
 	hand_over_gap(th, s);
 	fgt_queue_push(t->queue, s, false);
 	return LOOK_DONE;
@@ -1502,8 +1035,8 @@ static void handle_exec(struct fgt_tracee *t, struct thread *th)
 	}
 	/* The exec'ing thread now has the leader's id: open its files anew
 	 * (the other threads' are closed, so the budget allows it). */
-	close_thread_files(t, th);
-	open_thread_files(t, th);
+	tracee_close_thread_files(t, th);
+	tracee_open_thread_files(t, th);
 	/* ... and may be a thread that did not stop at its exit, or the place
 	 * of a leader that had exited. */
 	th->opts_known = false;
@@ -1533,110 +1066,6 @@ static void detach_now(struct fgt_tracee *t, struct thread *th, int sig)
 	fgt_tidmap_del(&t->threads, th->tid);
 	free_thread(t, th);
 	t->stats.threads_live = t->threads.len;
-}
-
-/* x86-64 syscall argument i (0-based) in r. */
-static unsigned long long *syscall_arg(struct user_regs_struct *r, int i)
-{
-	switch (i) {
-	case 0: return &r->rdi;
-	case 1: return &r->rsi;
-	case 2: return &r->rdx;
-	case 3: return &r->r10;
-	case 4: return &r->r8;
-	default: return &r->r9;
-	}
-}
-
-/* True when making the call in r again, as it was, cannot stretch its wait
- * by more than a sampling period. A call begun after we looked at the thread
- * has waited only since then; one without a timeout cannot be stretched; an
- * epoll_wait timeout in milliseconds is cut by the time the thread has been
- * seen asleep. */
-static bool can_remake(const struct thread *th, struct user_regs_struct *r)
-{
-	long nr = (long)r->orig_rax;
-	int arg = -1;
-	if (!th->asleep_in_call)
-		return true;
-	switch (fgt_syscall_timeout(nr, &arg)) {
-	case FGT_TIMEOUT_NONE:
-		return true;
-	case FGT_TIMEOUT_PTR:
-		return arg >= 0 && *syscall_arg(r, arg) == 0;
-	case FGT_TIMEOUT_URING:
-		/* Without the extended argument, argument 4 is a signal mask. */
-		return !(*syscall_arg(r, 3) & URING_ENTER_EXT_ARG) ||
-		       *syscall_arg(r, arg) == 0;
-	case FGT_TIMEOUT_SOCKET:
-		/* Its timeout starts again in full: only for a call begun since
-		 * the previous decision, about a sampling period ago. */
-		return th->ran;
-	case FGT_TIMEOUT_MS: {
-		int ms = (int)*syscall_arg(r, arg);
-		if (ms < 0)
-			return true;
-		if (!th->asleep_seen_ns)
-			return false;
-		uint64_t gone = (now_ns() - th->asleep_seen_ns) / 1000000u;
-		*syscall_arg(r, arg) = (unsigned)(gone < (uint64_t)ms ? ms - (int)gone : 0);
-		return true;
-	}
-	}
-	return false;
-}
-
-/* A stop of ours made the thread's syscall fail with EINTR, which the kernel
- * does to epoll_wait and a few others instead of restarting them. Undo it as
- * the kernel undoes a restartable call: back to the syscall instruction (2
- * bytes) with the call's number, when can_remake allows. A signal that then
- * reaches a handler gets its EINTR back (see undo_remake). */
-static void remake_call(struct fgt_tracee *t, struct thread *th,
-			const struct user_regs_struct *at_stop)
-{
-	th->rewound = false;
-	/* Only the calls known to fail so: another call's EINTR has another
-	 * cause, and making it again could repeat its effects (close()). */
-	enum fgt_stop_effect effect;
-	if ((long)at_stop->orig_rax < 0 || (long)at_stop->rax != -EINTR ||
-	    (effect = fgt_syscall_stop_effect((long)at_stop->orig_rax)) ==
-		FGT_STOP_RESTARTS)
-		return;
-	if (effect == FGT_STOP_SOCKET)
-		th->timeo_fd = (long)at_stop->rdi; /* its socket has a timeout */
-	struct user_regs_struct r = *at_stop;
-	if (!can_remake(th, &r)) {
-		t->stats.eintr++;
-		return;
-	}
-	r.rax = r.orig_rax;
-	r.rip -= 2;
-	if (ptrace(PTRACE_SETREGS, th->tid, 0, &r) < 0)
-		return;
-	th->rewound = true;
-	th->rewound_rip = r.rip;
-	t->stats.restarted++;
-}
-
-/* A signal arrives for a thread whose failed call we made again, before it
- * ran it. A handler would have seen that EINTR without us: give it back. */
-static void undo_remake(struct fgt_tracee *t, struct thread *th, int sig)
-{
-	struct user_regs_struct r;
-	struct fgt_proc_status st;
-	if (!th->rewound)
-		return;
-	th->rewound = false;
-	if (sig < 1 || sig > 64 || fgt_procfs_read_status(t->pid, th->tid, &st) < 0 ||
-	    !(st.sig_caught & (1ull << (sig - 1))))
-		return;
-	if (ptrace(PTRACE_GETREGS, th->tid, 0, &r) < 0 || r.rip != th->rewound_rip ||
-	    r.rax != r.orig_rax)
-		return;
-	r.rax = (unsigned long)-EINTR;
-	r.rip += 2;
-	if (ptrace(PTRACE_SETREGS, th->tid, 0, &r) == 0)
-		t->stats.restarted--;
 }
 
 /* A clone() without CLONE_THREAD makes a process, which PTRACE_O_TRACECLONE
@@ -1707,9 +1136,9 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 		if (ptrace(PTRACE_GETEVENTMSG, th->tid, 0, &tid) == 0 && tid > 0 &&
 		    !fgt_tidmap_get(&t->threads, (pid_t)tid) &&
 		    is_our_thread(t, (pid_t)tid))
-			add_thread(t, (pid_t)tid,
-				   th->state == TH_DETACHING ? TH_DETACHING : TH_RUNNING,
-				   true);
+			tracee_add_thread(
+			    t, (pid_t)tid,
+			    th->state == TH_DETACHING ? TH_DETACHING : TH_RUNNING, true);
 		sig = 0;
 	} else if (event == PTRACE_EVENT_EXEC) {
 		handle_exec(t, th);
@@ -1723,7 +1152,7 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 			struct user_regs_struct r;
 			if (!is_stop_signal(sig) &&
 			    ptrace(PTRACE_GETREGS, th->tid, 0, &r) == 0)
-				remake_call(t, th, &r);
+				tracee_remake_call(t, th, &r);
 			detach_now(t, th, 0);
 			return;
 		}
@@ -1736,7 +1165,7 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 			th->interrupt_ns = now_ns();
 		s = th->snap ? take_sample(t, th, group) : NULL;
 		if (s && !group)
-			remake_call(t, th, &s->regs);
+			tracee_remake_call(t, th, &s->regs);
 		else
 			th->rewound = false;
 		if (group) {
@@ -1755,7 +1184,7 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 		 * consumes a pending PTRACE_INTERRUPT (the kernel clears the
 		 * pending trap), so a pending sample is taken here. */
 		t->stats.signals++;
-		undo_remake(t, th, sig);
+		tracee_undo_remake(t, th, sig);
 		if (th->state == TH_DETACHING) {
 			detach_now(t, th, sig);
 			return;
@@ -1820,7 +1249,7 @@ static void handle_status(struct fgt_tracee *t, pid_t tid, int status)
 			t->stats.foreign++;
 			return;
 		}
-		th = add_thread(t, tid, TH_RUNNING, true);
+		th = tracee_add_thread(t, tid, TH_RUNNING, true);
 		if (!th) {
 			ptrace(PTRACE_CONT, tid, 0, 0);
 			return;
