@@ -302,7 +302,8 @@ int fgt_procfs_parse_status(const char *buf, size_t len, struct fgt_proc_status 
 		return -EINVAL;
 	int rc = status_pid(buf, len, "TracerPid", &st->tracer_pid);
 	if (rc == -EINVAL || status_uids(buf, len, st) < 0 ||
-	    status_mask(buf, len, "SigCgt", &st->sig_caught) < 0)
+	    status_mask(buf, len, "SigCgt", &st->sig_caught) < 0 ||
+	    status_mask(buf, len, "SigIgn", &st->sig_ignored) < 0)
 		return -EINVAL;
 	/* NSpid lists the pid in each namespace from the outermost in; kernels
 	 * before 4.1 have no NSpid line. */

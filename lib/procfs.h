@@ -45,6 +45,7 @@ struct fgt_proc_status {
 	uid_t ruid, euid;
 	pid_t ns_pid;	     /* last NSpid value: the pid as its own namespace sees it */
 	uint64_t sig_caught; /* SigCgt: bit N-1 set when signal N has a handler */
+	uint64_t sig_ignored; /* SigIgn: ... when signal N is set to SIG_IGN */
 };
 
 /* Parses the contents of /proc/PID/status. Missing TracerPid and Uid lines

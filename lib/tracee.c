@@ -1186,10 +1186,12 @@ static void handle_stop(struct fgt_tracee *t, struct thread *th, int status)
 		t->stats.signals++;
 		tracee_undo_remake(t, th, sig);
 		if (th->state == TH_DETACHING) {
+			tracee_remake_for_ignored(t, th, sig, NULL);
 			detach_now(t, th, sig);
 			return;
 		}
 		s = th->snap ? take_sample(t, th, false) : NULL;
+		tracee_remake_for_ignored(t, th, sig, s ? &s->regs : NULL);
 		if (th->state == TH_INTERRUPTING)
 			th->state = TH_RUNNING;
 		resume(th, sig);

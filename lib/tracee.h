@@ -34,7 +34,8 @@ struct fgt_tracee_stats {
 	uint64_t reused;     /* samples reused because the thread had not run */
 	uint64_t unstopped;  /* samples of threads asleep in a call, taken from
 			      * /proc without a stop */
-	uint64_t restarted;  /* calls our stop failed with EINTR, made again */
+	uint64_t restarted;  /* calls our stop, or a signal the process ignores,
+			      * failed with EINTR, made again */
 	uint64_t eintr;	     /* ... that could not be made again (unknown timeout) */
 	uint64_t foreign;    /* clone()d processes (not threads) let go at birth */
 	uint64_t jobstopped; /* samples of threads in a job-control stop */

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <linux/io_uring.h>
+#include <signal.h>
 #include <sys/syscall.h>
 
 /* io_uring_enter flags under which argument 4 may carry a timeout:
@@ -105,6 +106,17 @@ static bool can_remake(const struct thread *th, struct user_regs_struct *r)
 	return false;
 }
 
+/* How the call that r shows returning EINTR takes a stop (state.h), or
+ * FGT_STOP_RESTARTS when r shows no call failed with EINTR. Only the calls
+ * known to fail so after a stop count: another call's EINTR has another
+ * cause, and making it again could repeat its effects (close()). */
+static enum fgt_stop_effect failed_by_stop(const struct user_regs_struct *r)
+{
+	if ((long)r->orig_rax < 0 || (long)r->rax != -EINTR)
+		return FGT_STOP_RESTARTS;
+	return fgt_syscall_stop_effect((long)r->orig_rax);
+}
+
 /* A stop of ours made the thread's syscall fail with EINTR, which the kernel
  * does to epoll_wait and a few others instead of restarting them. Undo it as
  * the kernel undoes a restartable call: back to the syscall instruction (2
@@ -114,12 +126,8 @@ void tracee_remake_call(struct fgt_tracee *t, struct thread *th,
 			const struct user_regs_struct *at_stop)
 {
 	th->rewound = false;
-	/* Only the calls known to fail so: another call's EINTR has another
-	 * cause, and making it again could repeat its effects (close()). */
-	enum fgt_stop_effect effect;
-	if ((long)at_stop->orig_rax < 0 || (long)at_stop->rax != -EINTR ||
-	    (effect = fgt_syscall_stop_effect((long)at_stop->orig_rax)) ==
-		FGT_STOP_RESTARTS)
+	enum fgt_stop_effect effect = failed_by_stop(at_stop);
+	if (effect == FGT_STOP_RESTARTS)
 		return;
 	if (effect == FGT_STOP_SOCKET)
 		th->timeo_fd = (long)at_stop->rdi; /* its socket has a timeout */
@@ -156,4 +164,31 @@ void tracee_undo_remake(struct fgt_tracee *t, struct thread *th, int sig)
 	r.rip += 2;
 	if (ptrace(PTRACE_SETREGS, th->tid, 0, &r) == 0)
 		t->stats.restarted--;
+}
+
+/* Whether the kernel drops sig when the thread is resumed with it: the
+ * process ignores it, with SIG_IGN, or with SIG_DFL where the default is to
+ * ignore (SIGCHLD, SIGCONT, SIGURG, SIGWINCH). */
+static bool will_ignore(const struct fgt_tracee *t, const struct thread *th, int sig)
+{
+	struct fgt_proc_status st;
+	if (sig < 1 || sig > 64 || fgt_procfs_read_status(t->pid, th->tid, &st) < 0)
+		return false;
+	uint64_t bit = 1ull << (sig - 1);
+	bool by_default =
+	    sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
+	return (st.sig_ignored & bit) || (by_default && !(st.sig_caught & bit));
+}
+
+void tracee_remake_for_ignored(struct fgt_tracee *t, struct thread *th, int sig,
+			       const struct user_regs_struct *at_stop)
+{
+	struct user_regs_struct r;
+	if (!at_stop) {
+		if (ptrace(PTRACE_GETREGS, th->tid, 0, &r) < 0)
+			return;
+		at_stop = &r;
+	}
+	if (failed_by_stop(at_stop) != FGT_STOP_RESTARTS && will_ignore(t, th, sig))
+		tracee_remake_call(t, th, at_stop);
 }

@@ -162,5 +162,13 @@ void tracee_call_to_restart(const struct user_regs_struct *r, struct fgt_proc_sy
 void tracee_remake_call(struct fgt_tracee *t, struct thread *th,
 			const struct user_regs_struct *at_stop);
 void tracee_undo_remake(struct fgt_tracee *t, struct thread *th, int sig);
+/* At the delivery stop of signal sig: when a signal the process ignores woke
+ * th from a call that then failed with EINTR (epoll_wait...), makes the call
+ * again, as tracee_remake_call does after our own stops. Without a tracer
+ * the kernel drops an ignored signal as it is sent, and the call sleeps on;
+ * a traced thread is woken to show it to its tracer. at_stop: the registers
+ * at this stop, or NULL to read them. */
+void tracee_remake_for_ignored(struct fgt_tracee *t, struct thread *th, int sig,
+			       const struct user_regs_struct *at_stop);
 
 #endif

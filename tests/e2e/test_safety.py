@@ -362,6 +362,37 @@ def test_no_eintr_on_a_socket_with_a_timeout_at_999hz():
         f"with no signal sent to that thread")
 
 
+def pending_signals(pid):
+    """The process's pending signals, shared and its main thread's, as one mask."""
+    return int(status_field(pid, "ShdPnd"), 16) | int(status_field(pid, "SigPnd"), 16)
+
+
+def test_ignored_signals_do_not_fail_epoll_wait():
+    # Without a tracer the kernel drops a signal that the process ignores as
+    # it is sent, and nothing wakes. Under ptrace the thread it goes to is
+    # woken, so that its tracer sees the signal, and epoll_wait fails with
+    # EINTR; fgtrace makes the call again. ignsig's main thread sleeps in
+    # epoll_wait; the process ignores SIGUSR2 (SIG_IGN), and SIGCHLD, SIGWINCH
+    # and SIGURG by default. Each signal is sent once the one before has been
+    # taken, so none merges with another.
+    p = start_target("ignsig")
+    f, out = attach(p.pid, hz=99)
+    sigs = (signal.SIGUSR2, signal.SIGCHLD, signal.SIGWINCH, signal.SIGURG) * 20
+    for sig in sigs:
+        os.kill(p.pid, sig)
+        wait_for(lambda: not pending_signals(p.pid), 5, f"{sig.name} to be taken")
+    finish(f)
+    r = report(p)
+    meta = fgtrace_meta(checked_trace(out))
+    assert meta["signals_forwarded"] == len(sigs), \
+        f"{meta['signals_forwarded']} of {len(sigs)} signals passed on"
+    assert r["eintr"] == 0, \
+        f"epoll_wait failed with EINTR {r['eintr']} times for {len(sigs)} signals " \
+        "that the process ignores"
+    assert_free(p.pid, "after the capture")
+    assert stop_target(p) == 0
+
+
 # ---- job control ---------------------------------------------------------------
 
 def start_jobctl():

@@ -303,7 +303,10 @@ static const char status_text[] = "Name:\tweird\\nTgid:\\t1\n"
 				  "NStgid:\t100\t4\n"
 				  "NSpid:\t101\t5\n"
 				  "NSpgid:\t100\t4\n"
-				  "VmPeak:\t    2432 kB\n";
+				  "VmPeak:\t    2432 kB\n"
+				  "SigBlk:\t0000000000010000\n"
+				  "SigIgn:\t0000000000001800\n"
+				  "SigCgt:\t0000000180014a03\n";
 
 static void test_status(void **state)
 {
@@ -315,6 +318,8 @@ static void test_status(void **state)
 	assert_int_equal(st.ruid, 1000);
 	assert_int_equal(st.euid, 1001);
 	assert_int_equal(st.ns_pid, 5);
+	assert_true(st.sig_ignored == 0x1800); /* SIGUSR2 (12), SIGPIPE (13) */
+	assert_true(st.sig_caught == 0x180014a03ull);
 
 	const char *nested = "Tgid:\t9\nNSpid:\t9\t8\t7\t6\t5\t4\t3\t2\t1\n";
 	assert_int_equal(parse_status_exact(nested, strlen(nested), &st), 0);
@@ -349,6 +354,8 @@ static void test_status_malformed(void **state)
 	    "Tgid:\t5\nUid:\t1000\n",
 	    "Tgid:\t5\nUid:\t1000\t99999999999\t0\t0\n",
 	    "Tgid:\t5\nNSpid:\t5\t-\n",
+	    "Tgid:\t5\nSigIgn:\t00x1\n",
+	    "Tgid:\t5\nSigCgt:\t\n",
 	};
 	struct fgt_proc_status st;
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
