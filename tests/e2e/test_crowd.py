@@ -112,11 +112,19 @@ def test_sleepers_are_not_woken_when_the_cpus_are_busy():
 def test_a_busy_thread_is_not_held_while_sleepers_are_sampled():
     # The warm-up samples 1,000 sleepers from /proc, about 20 us each, and
     # stops the busy thread. Sampled between the interrupt and the stop's
-    # reaping, they held it 18 to 69 ms; all the round's looks come first.
+    # reaping, they held it 18 to 69 ms in every capture; all the round's
+    # looks come first. A VM can lose its CPU for 20 ms at any moment, and
+    # once in about twenty runs a stop of this test did (21.6 ms, against
+    # 1.5 to 5.4 ms): such a stop is the machine's when a second capture
+    # does not repeat it.
     n = 1000
-    meta = capture_idlers(n, own_busy=True)
-    held_max = meta["stop_held_ns_max"] / 1e6
-    figure(f"{n} sleeping threads and a busy one: {meta['stops']} stops, the "
-           f"longest {held_max:.1f} ms, warm-up {meta['warmup_ns'] / 1e6:.0f} ms")
-    assert meta["samples_without_stop"] >= n, meta["samples_without_stop"]
-    assert held_max < 10, f"a stop of the busy thread held it {held_max:.1f} ms"
+    for _ in range(2):
+        meta = capture_idlers(n, own_busy=True)
+        held_max = meta["stop_held_ns_max"] / 1e6
+        figure(f"{n} sleeping threads and a busy one: {meta['stops']} stops, the "
+               f"longest {held_max:.1f} ms, warm-up {meta['warmup_ns'] / 1e6:.0f} ms")
+        assert meta["samples_without_stop"] >= n, meta["samples_without_stop"]
+        if held_max < 10:
+            break
+    assert held_max < 10, \
+        f"a stop of the busy thread held it {held_max:.1f} ms, in two captures in a row"
