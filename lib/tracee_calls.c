@@ -168,15 +168,16 @@ void tracee_undo_remake(struct fgt_tracee *t, struct thread *th, int sig)
 
 /* Whether the kernel drops sig when the thread is resumed with it: the
  * process ignores it, with SIG_IGN, or with SIG_DFL where the default is to
- * ignore (SIGCHLD, SIGCONT, SIGURG, SIGWINCH). */
+ * ignore (SIGCHLD, SIGURG, SIGWINCH). SIGCONT is left out: it mostly ends a
+ * job-control stop, and the stop fails these calls untraced too. */
 static bool will_ignore(const struct fgt_tracee *t, const struct thread *th, int sig)
 {
 	struct fgt_proc_status st;
-	if (sig < 1 || sig > 64 || fgt_procfs_read_status(t->pid, th->tid, &st) < 0)
+	if (sig < 1 || sig > 64 || sig == SIGCONT ||
+	    fgt_procfs_read_status(t->pid, th->tid, &st) < 0)
 		return false;
 	uint64_t bit = 1ull << (sig - 1);
-	bool by_default =
-	    sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
+	bool by_default = sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH;
 	return (st.sig_ignored & bit) || (by_default && !(st.sig_caught & bit));
 }
 

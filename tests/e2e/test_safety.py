@@ -20,6 +20,7 @@ from lib import (ROOT, Skip, figure, fgtrace_meta, load_trace, ns_to_trace_us, p
 
 TIMEOUT = 60
 HZ = 999
+EPOLL_WAIT_NR = 232  # x86-64
 # fgtrace must detach, finish the file and exit within this after
 # SIGINT, SIGTERM or SIGHUP.
 SIGNAL_EXIT_S = 1.0
@@ -451,6 +452,48 @@ def test_sigstop_then_sigcont_during_capture():
 
 def test_sigtstp_then_sigcont_during_capture():
     check_stop_cont(signal.SIGTSTP)
+
+
+def asleep_in_epoll_wait(pid):
+    """True when pid's main thread sleeps (state S) in epoll_wait."""
+    with open(f"/proc/{pid}/task/{pid}/syscall") as fh:
+        nr = fh.read().split()[0]
+    return proc_state(pid, pid) == "S" and nr == str(EPOLL_WAIT_NR)
+
+
+def stop_cont_eintrs(p, rounds):
+    """The EINTRs that ignsig's epoll_wait counts over rounds of SIGSTOP, then
+    SIGCONT: each SIGSTOP is sent once the main thread sleeps in epoll_wait,
+    each SIGCONT once the process has stopped."""
+    before = report(p)["eintr"]
+    for _ in range(rounds):
+        wait_for(lambda: asleep_in_epoll_wait(p.pid), 5, "ignsig to sleep in epoll_wait")
+        os.kill(p.pid, signal.SIGSTOP)
+        wait_for(lambda: stopped_states(p.pid), 5, "ignsig to stop")
+        os.kill(p.pid, signal.SIGCONT)
+        wait_for(lambda: not any(s in "tT" for s in thread_states(p.pid).values()), 5,
+                 "ignsig to run again")
+    wait_for(lambda: asleep_in_epoll_wait(p.pid), 5, "ignsig to sleep in epoll_wait again")
+    return report(p)["eintr"] - before
+
+
+def test_a_job_control_stop_fails_epoll_wait_as_it_does_untraced():
+    # A stop signal fails epoll_wait with EINTR, traced or not (signal(7)).
+    # The SIGCONT that ends the stop is ignored by default, and under ptrace
+    # comes to the tracer all the same: fgtrace must not make the call again
+    # then, as it does after an ignored signal alone (above), and take away
+    # the EINTR the stop gives.
+    p = start_target("ignsig")
+    untraced = stop_cont_eintrs(p, 10)
+    f, out = attach(p.pid, hz=99)
+    traced = stop_cont_eintrs(p, 10)
+    finish(f)
+    checked_trace(out)
+    assert untraced == 10, f"untraced, 10 stops failed epoll_wait {untraced} times"
+    assert traced == untraced, \
+        f"10 stops failed epoll_wait {traced} times traced, {untraced} times untraced"
+    assert_free(p.pid, "after the capture")
+    assert stop_target(p) == 0
 
 
 def check_left_stopped(p, f, how):
