@@ -12,8 +12,8 @@
  *
  * Protocol: prints "ready" once the workers are started. Each line "report"
  * on stdin prints one JSON line with the tasks queued, the tasks taken and
- * the histogram of their waits in ns (4 buckets per power of two, as in
- * target.c), all since the previous report. EOF on stdin ends the program. */
+ * the histogram of their waits in ns (4 buckets per power of two: see
+ * victim.h), all since the previous report. EOF on stdin ends the program. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -22,10 +22,10 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_WORKERS  256
-#define QUEUE	     4096
-#define HIST_SUB     4
-#define HIST_BUCKETS (64 * HIST_SUB)
+#include "victim.h"
+
+#define MAX_WORKERS 256
+#define QUEUE	    4096
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work_ready = PTHREAD_COND_INITIALIZER;
@@ -39,21 +39,6 @@ static int n_workers = 16;
 static long period_us = 1000;
 static long task_us = 100;
 static volatile uint64_t sink;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int hist_index(uint64_t v)
-{
-	if (v < HIST_SUB)
-		return (int)v;
-	int e = 63 - __builtin_clzll(v);
-	return e * HIST_SUB + (int)((v >> (e - 2)) & (HIST_SUB - 1));
-}
 
 __attribute__((noinline)) static void run_task(void)
 {
@@ -112,13 +97,7 @@ static void report(void)
 	       "\"queued\":%" PRIu64 ",\"taken\":%" PRIu64 ",\"overflows\":%" PRIu64
 	       ",\"hist\":{",
 	       now_ns(), n_workers, period_us, task_us, queued, taken, overflows);
-	const char *sep = "";
-	for (int k = 0; k < HIST_BUCKETS; k++) {
-		if (!hist[k])
-			continue;
-		printf("%s\"%d\":%" PRIu64, sep, k, hist[k]);
-		sep = ",";
-	}
+	print_hist(hist);
 	printf("}}\n");
 	fflush(stdout);
 	memset(hist, 0, sizeof(hist));
@@ -126,29 +105,17 @@ static void report(void)
 	pthread_mutex_unlock(&lock);
 }
 
-static long parse_arg(const char *name, const char *s, long lo, long hi)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "pool: invalid %s argument '%s' (%ld..%ld)\n", name, s,
-			lo, hi);
-		exit(2);
-	}
-	return v;
-}
-
 static void parse_args(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : "";
 		if (strcmp(argv[i], "--workers") == 0)
-			n_workers = (int)parse_arg("--workers", v, 1, MAX_WORKERS);
+			n_workers =
+			    (int)parse_arg("pool", "--workers", v, 1, MAX_WORKERS);
 		else if (strcmp(argv[i], "--period-us") == 0)
-			period_us = parse_arg("--period-us", v, 10, 1000000);
+			period_us = parse_arg("pool", "--period-us", v, 10, 1000000);
 		else if (strcmp(argv[i], "--task-us") == 0)
-			task_us = parse_arg("--task-us", v, 0, 1000000);
+			task_us = parse_arg("pool", "--task-us", v, 0, 1000000);
 		else {
 			fprintf(stderr, "usage: pool [--workers N] [--period-us US] "
 					"[--task-us US]\n");

@@ -29,11 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "victim.h"
+
 #define MAX_BUSY 256
 #define MAX_IDLE 4096
-/* Log-linear histogram: 4 buckets per power of two, about 19% wide. */
-#define HIST_SUB     4
-#define HIST_BUCKETS (64 * HIST_SUB)
 
 struct busy {
 	uint64_t work;	       /* work units done */
@@ -55,21 +54,6 @@ static int idle_pipe[2];
 static int idle_futex;
 static pthread_barrier_t ready_barrier;
 static int membarrier_ok; /* registered for bench/ipiprobe's interrupts */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int hist_index(uint64_t v)
-{
-	if (v < HIST_SUB)
-		return (int)v;
-	int e = 63 - __builtin_clzll(v);
-	return e * HIST_SUB + (int)((v >> (e - 2)) & (HIST_SUB - 1));
-}
 
 /* One unit of work: a short dependent chain the compiler cannot fold. */
 __attribute__((noinline)) static uint64_t work_unit(uint64_t x)
@@ -182,28 +166,9 @@ static void report(void)
 	       ",\"stall_max_ns\":%" PRIu64 ",\"membarrier\":%s,\"hist\":{",
 	       now_ns(), n_busy, n_idle, depth, unit_ns, gap_ns, work, count, sum, max,
 	       membarrier_ok ? "true" : "false");
-	const char *sep = "";
-	for (int k = 0; k < HIST_BUCKETS; k++) {
-		if (!hist[k])
-			continue;
-		printf("%s\"%d\":%" PRIu64, sep, k, hist[k]);
-		sep = ",";
-	}
+	print_hist(hist);
 	printf("}}\n");
 	fflush(stdout);
-}
-
-static long parse_arg(const char *name, const char *s, long lo, long hi)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "target: invalid %s argument '%s' (%ld..%ld)\n", name, s,
-			lo, hi);
-		exit(2);
-	}
-	return v;
 }
 
 static void parse_args(int argc, char **argv)
@@ -211,13 +176,14 @@ static void parse_args(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : "";
 		if (strcmp(argv[i], "--busy") == 0)
-			n_busy = (int)parse_arg("--busy", v, 1, MAX_BUSY);
+			n_busy = (int)parse_arg("target", "--busy", v, 1, MAX_BUSY);
 		else if (strcmp(argv[i], "--idle") == 0)
-			n_idle = (int)parse_arg("--idle", v, 0, MAX_IDLE);
+			n_idle = (int)parse_arg("target", "--idle", v, 0, MAX_IDLE);
 		else if (strcmp(argv[i], "--depth") == 0)
-			depth = (int)parse_arg("--depth", v, 3, 100000);
+			depth = (int)parse_arg("target", "--depth", v, 3, 100000);
 		else if (strcmp(argv[i], "--gap-ns") == 0)
-			gap_ns = (uint64_t)parse_arg("--gap-ns", v, 1, 1000000000);
+			gap_ns =
+			    (uint64_t)parse_arg("target", "--gap-ns", v, 1, 1000000000);
 		else {
 			fprintf(stderr, "usage: target [--busy N] [--idle N] [--depth N] "
 					"[--gap-ns NS]\n");
